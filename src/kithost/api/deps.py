@@ -1,0 +1,60 @@
+"""Dependencies that route signatures read like types: ``AppServices``, ``AdminKey``."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+from fastapi import Depends, Header, Request
+
+from kithost.core.errors import InvalidRequest
+from kithost.services import Services
+
+BETA_HEADER_VALUE = "chatkit_beta=v1"
+
+
+def get_services(request: Request) -> Services:
+    services: Services = request.app.state.services
+    return services
+
+
+AppServices = Annotated[Services, Depends(get_services)]
+
+
+async def require_admin_key(
+    services: AppServices,
+    authorization: Annotated[str | None, Header()] = None,
+    openai_beta: Annotated[str | None, Header(alias="OpenAI-Beta")] = None,
+) -> None:
+    """Authenticate the admin key, then check the beta header (auth comes first, as hosted)."""
+    await services.admin_auth.authenticate(authorization)
+    if services.settings.require_beta_header and not _has_chatkit_beta(openai_beta):
+        raise InvalidRequest(
+            "You must provide the 'OpenAI-Beta' header to access the Chatkit API. Please try "
+            "again by setting the header 'OpenAI-Beta: chatkit_beta=v1'.",
+            code="invalid_beta",
+        )
+
+
+def _has_chatkit_beta(header: str | None) -> bool:
+    return bool(header) and BETA_HEADER_VALUE in [
+        part.strip() for part in (header or "").split(",")
+    ]
+
+
+AdminKey = Depends(require_admin_key)
+
+
+async def json_body(request: Request) -> Any:
+    """The request's JSON body; an empty body is ``{}`` (the SDKs send none on cancel)."""
+    raw = await request.body()
+    if not raw.strip():
+        return {}
+    try:
+        return json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        raise InvalidRequest(
+            "We could not parse the JSON body of your request. The API expects a JSON payload, "
+            "but what was sent was not valid JSON.",
+            code="invalid_json",
+        ) from None

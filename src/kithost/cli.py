@@ -1,0 +1,201 @@
+"""The ``kithost`` command: serve, migrate, and operator tools for keys and sessions."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any, TypeVar
+
+import typer
+
+from kithost.core.errors import KithostError
+from kithost.core.pagination import ListParams
+from kithost.services import Services, build_services
+from kithost.settings import Settings
+from kithost.store.migrate import upgrade
+
+T = TypeVar("T")
+
+app = typer.Typer(
+    help="kithost: OpenAI's hosted ChatKit API, on your own machine.", no_args_is_help=True
+)
+keys_app = typer.Typer(
+    help="Admin API keys (Bearer keys for the control plane).", no_args_is_help=True
+)
+sessions_app = typer.Typer(
+    help="ChatKit sessions, for operators and quick trials.", no_args_is_help=True
+)
+app.add_typer(keys_app, name="keys")
+app.add_typer(sessions_app, name="sessions")
+
+
+def _run(work: Callable[[Services], Awaitable[T]]) -> T:
+    """Run ``work`` with freshly built services on a migrated database."""
+
+    async def main() -> T:
+        services = build_services(Settings())
+        try:
+            await upgrade(services.engine)
+            return await work(services)
+        finally:
+            await services.close()
+
+    try:
+        return asyncio.run(main())
+    except KithostError as error:
+        typer.secho(f"error: {error.message}", err=True, fg=typer.colors.RED)
+        raise typer.Exit(code=1) from None
+
+
+def _print_json(data: Any) -> None:
+    typer.echo(json.dumps(data, indent=2))
+
+
+@app.command()
+def migrate() -> None:
+    """Apply database migrations (serve does this too)."""
+
+    async def work(services: Services) -> None:
+        return None
+
+    _run(work)
+    typer.echo(f"database is up to date: {Settings().resolved_database_url.split('@')[-1]}")
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Address to bind (KITHOST_HOST).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port to bind (KITHOST_PORT).")] = None,
+    workers: Annotated[int, typer.Option(help="Server processes sharing the port.")] = 1,
+) -> None:
+    """Migrate, make a first admin key if none exists, and serve the API."""
+    import uvicorn
+
+    settings = Settings()
+    overrides = {k: v for k, v in {"host": host, "port": port}.items() if v is not None}
+    settings = settings.model_copy(update=overrides)
+    first_key = _run(lambda services: _first_admin_key(services))
+    base_url = f"http://{settings.host}:{settings.port}"
+    if first_key:
+        typer.echo(_first_key_banner(first_key, base_url))
+    typer.echo(f"kithost is serving on {base_url} (database: {_safe_url(settings)})")
+    logging.basicConfig(level=settings.log_level.upper())
+    uvicorn.run(
+        "kithost.app:create_app",
+        factory=True,
+        host=settings.host,
+        port=settings.port,
+        workers=workers,
+        log_level=settings.log_level,
+        proxy_headers=True,
+    )
+
+
+async def _first_admin_key(services: Services) -> str | None:
+    """Create an admin key on first start when none is configured; return it once."""
+    if services.settings.api_keys or await services.api_keys.count_active():
+        return None
+    _record, key = await services.api_keys.create("first key (made by serve)")
+    return key
+
+
+def _first_key_banner(key: str, base_url: str) -> str:
+    return f"""
+A new admin API key was made. It is shown only now; kithost keeps only its hash.
+
+    {key}
+
+Create a ChatKit session with the official Python SDK:
+
+    from openai import OpenAI
+
+    client = OpenAI(base_url="{base_url}/v1", api_key="{key}")
+    session = client.beta.chatkit.sessions.create(
+        user="user_123", workflow={{"id": "wf_kithost_demo"}}
+    )
+    print(session.client_secret)
+"""
+
+
+def _safe_url(settings: Settings) -> str:
+    url = settings.resolved_database_url
+    return url.split("@")[-1] if "@" in url else url
+
+
+@keys_app.command("create")
+def keys_create(
+    name: Annotated[str, typer.Option(help="A label to recognise the key by.")] = "cli",
+) -> None:
+    """Make an admin API key and print it once."""
+    record, key = _run(lambda services: services.api_keys.create(name))
+    typer.echo(f"{record.id}  {record.name}\n\n    {key}\n\nThis key is shown only once.")
+
+
+@keys_app.command("list")
+def keys_list() -> None:
+    """List admin keys made by kithost (never the keys themselves)."""
+    records = _run(lambda services: services.api_keys.list())
+    for record in records:
+        state = "active" if record.active else "revoked"
+        typer.echo(f"{record.id}  {record.hint}  {state:8}  {record.name}")
+
+
+@keys_app.command("revoke")
+def keys_revoke(key_id: str) -> None:
+    """Revoke an admin key by its id (from ``kithost keys list``)."""
+    if not _run(lambda services: services.api_keys.revoke(key_id)):
+        typer.secho(f"error: no active key with id {key_id}", err=True, fg=typer.colors.RED)
+        raise typer.Exit(code=1)
+    typer.echo(f"revoked {key_id}")
+
+
+@sessions_app.command("create")
+def sessions_create(
+    user: Annotated[str, typer.Option(help="The end user the session belongs to.")],
+    workflow: Annotated[str, typer.Option(help="Workflow id.")] = "wf_kithost_demo",
+    version: Annotated[str | None, typer.Option(help="Workflow version.")] = None,
+    expires_in: Annotated[int | None, typer.Option(help="Seconds until expiry (1..600).")] = None,
+) -> None:
+    """Create a session and print it, client secret included."""
+    body: dict[str, Any] = {"user": user, "workflow": {"id": workflow}}
+    if version:
+        body["workflow"]["version"] = version
+    if expires_in is not None:
+        body["expires_after"] = {"anchor": "created_at", "seconds": expires_in}
+
+    async def work(services: Services) -> dict[str, Any]:
+        session, secret = await services.sessions.create(body)
+        return session.to_wire(client_secret=secret)
+
+    _print_json(_run(work))
+
+
+@sessions_app.command("list")
+def sessions_list(
+    user: Annotated[str | None, typer.Option(help="Only this user's sessions.")] = None,
+    status: Annotated[str | None, typer.Option(help="active, expired or cancelled.")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=100)] = 20,
+) -> None:
+    """List sessions, newest first."""
+    if status not in (None, "active", "expired", "cancelled"):
+        raise typer.BadParameter("status must be active, expired or cancelled")
+
+    async def work(services: Services) -> list[Any]:
+        page = await services.sessions.list(ListParams(limit=limit), user=user, status=status)  # type: ignore[arg-type]
+        return page.data
+
+    for session in _run(work):
+        typer.echo(f"{session.id}  {session.status():9}  {session.user}  {session.workflow.id}")
+
+
+@sessions_app.command("cancel")
+def sessions_cancel(session_id: str) -> None:
+    """Cancel a session: its client secret stops working at once."""
+    session = _run(lambda services: services.sessions.cancel(session_id))
+    typer.echo(f"{session.id}  {session.status()}")
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,61 @@
+"""Runtime configuration: every ``KITHOST_*`` environment variable, in one typed object."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+DEFAULT_DATA_DIR = Path("var")
+
+
+def _split_csv(value: object) -> object:
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
+
+
+class Settings(BaseSettings):
+    """kithost's settings, read from ``KITHOST_*`` variables (and ``.env`` when present)."""
+
+    model_config = SettingsConfigDict(env_prefix="KITHOST_", env_file=".env", extra="ignore")
+
+    data_dir: Path = Field(
+        default=DEFAULT_DATA_DIR, description="Where the SQLite file and uploaded bytes live."
+    )
+    database_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL; sqlite+aiosqlite:///var/kithost.db when unset.",
+    )
+    api_keys: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Comma-separated admin API keys accepted besides those made by `kithost keys`.",
+    )
+    host: str = "127.0.0.1"
+    port: int = 8000
+    redis_url: str | None = Field(
+        default=None, description="Redis URL for rate limits shared by several processes."
+    )
+    require_beta_header: bool = Field(
+        default=True,
+        description="Refuse control-plane calls without `OpenAI-Beta: chatkit_beta=v1`, as hosted.",
+    )
+    cors_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["*"],
+        description="Origins allowed to call the conversation and files endpoints.",
+    )
+    log_level: str = "info"
+
+    @field_validator("api_keys", "cors_origins", mode="before")
+    @classmethod
+    def _csv(cls, value: object) -> object:
+        return _split_csv(value)
+
+    @property
+    def resolved_database_url(self) -> str:
+        """The database URL, defaulting to an SQLite file inside ``data_dir``."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{self.data_dir / 'kithost.db'}"

@@ -1,0 +1,1 @@
+"""Persistence: SQLAlchemy tables, migrations and the repositories that own all SQL."""

@@ -1,0 +1,1 @@
+"""Workflows: what answers a session's messages (registry, sources, runner, providers)."""

@@ -1,0 +1,63 @@
+"""The workflow registry: which ``wf_…`` ids and versions exist, and how to run each.
+
+Built-in workflows are registered exactly as users' workflows are, so the registry is the one
+place that answers "does this workflow exist?" for ``sessions.create``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from kithost.core.errors import NotFound
+
+
+def version_sort_key(version: str) -> tuple[Any, ...]:
+    """Order versions naturally: ``2`` < ``10``, ``2025-01-02`` < ``2025-11-30``."""
+    return tuple(
+        (0, int(part), "") if part.isdigit() else (1, 0, part)
+        for part in re.split(r"(\d+)", version)
+        if part
+    )
+
+
+@dataclass(frozen=True)
+class WorkflowVersion:
+    """One version of a workflow, with what runs it (``runnable``, owned by its source)."""
+
+    id: str
+    version: str
+    name: str
+    source: str
+    runnable: Any = field(default=None, compare=False, repr=False)
+    description: str = ""
+
+
+class WorkflowRegistry:
+    def __init__(self, versions: Iterable[WorkflowVersion] = ()):
+        self._by_id: dict[str, dict[str, WorkflowVersion]] = {}
+        for version in versions:
+            self._by_id.setdefault(version.id, {})[version.version] = version
+
+    def check(self, workflow_id: str, version: str | None) -> None:
+        self.resolve(workflow_id, version)
+
+    def resolve(self, workflow_id: str, version: str | None = None) -> WorkflowVersion:
+        """Return the named version, or the newest when ``version`` is None."""
+        versions = self._by_id.get(workflow_id)
+        if not versions:
+            raise NotFound(f"Workflow with id '{workflow_id}' not found.")
+        if version is None:
+            return versions[max(versions, key=version_sort_key)]
+        if version not in versions:
+            raise NotFound(f"Version '{version}' of workflow '{workflow_id}' not found.")
+        return versions[version]
+
+    def list(self) -> list[WorkflowVersion]:
+        return [
+            self._by_id[wid][v]
+            for wid in sorted(self._by_id)
+            for v in sorted(self._by_id[wid], key=version_sort_key)
+        ]

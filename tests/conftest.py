@@ -1,0 +1,57 @@
+"""Shared fixtures: fresh databases on both backends and real kithost server processes."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import openai
+import pytest
+
+from tests.support.databases import BACKENDS, fresh_database
+from tests.support.process import ADMIN_KEY, KithostProcess
+
+
+@pytest.fixture(params=BACKENDS, scope="module")
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture(scope="module")
+def database_url(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    with fresh_database(backend, tmp_path_factory.mktemp(backend)) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def server(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[KithostProcess]:
+    """One kithost process per test module and backend; tests isolate by user names."""
+    process = KithostProcess(database_url, tmp_path_factory.mktemp("server")).start()
+    yield process
+    process.stop()
+
+
+@pytest.fixture
+def start_kithost(
+    tmp_path: Path,
+) -> Iterator[Callable[..., KithostProcess]]:
+    """Start extra servers (own environment, optionally a shared database); stopped after."""
+    started: list[KithostProcess] = []
+
+    def start(database_url: str, **env: str) -> KithostProcess:
+        workdir = tmp_path / f"kithost-{len(started)}"
+        workdir.mkdir()
+        process = KithostProcess(database_url, workdir, env).start()
+        started.append(process)
+        return process
+
+    yield start
+    for process in started:
+        process.stop()
+
+
+@pytest.fixture
+def admin(server: KithostProcess) -> Iterator[openai.OpenAI]:
+    """The official Python SDK, pointed at kithost with an admin key."""
+    with openai.OpenAI(base_url=f"{server.url}/v1", api_key=ADMIN_KEY, max_retries=0) as client:
+        yield client

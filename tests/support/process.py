@@ -1,0 +1,92 @@
+"""A real ``kithost serve`` process on a free port, as the tests' system under test."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+ADMIN_KEY = "sk-kh-test-admin-key-0123456789abcdefghijklmnopqrstuv"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class KithostProcess:
+    """Start, stop, kill and restart one server; its output goes to ``workdir/server.log``."""
+
+    def __init__(self, database_url: str, workdir: Path, env: dict[str, str] | None = None):
+        self.database_url = database_url
+        self.workdir = workdir
+        self.port = free_port()
+        self.extra_env = env or {}
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.log_path = workdir / f"server-{self.port}.log"
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def environment(self) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("KITHOST_")}
+        env.update(
+            KITHOST_DATABASE_URL=self.database_url,
+            KITHOST_API_KEYS=ADMIN_KEY,
+            KITHOST_DATA_DIR=str(self.workdir / "data"),
+            KITHOST_LOG_LEVEL="warning",
+            OPENAI_AGENTS_DISABLE_TRACING="1",
+        )
+        env.update(self.extra_env)
+        return env
+
+    def start(self, timeout: float = 30.0) -> KithostProcess:
+        with self.log_path.open("ab") as log:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "kithost", "serve", "--port", str(self.port)],
+                cwd=self.workdir,
+                env=self.environment(),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"kithost exited early:\n{self.log_path.read_text()}")
+            try:
+                if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        self.stop()
+        raise RuntimeError(f"kithost did not become ready:\n{self.log_path.read_text()}")
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+
+    def kill(self) -> None:
+        """SIGKILL: no shutdown hooks run, as in a crash."""
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        self.proc = None
+
+    def restart(self) -> KithostProcess:
+        self.stop()
+        return self.start()
