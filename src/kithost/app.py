@@ -8,26 +8,25 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from kithost import __version__
-from kithost.api import health, sessions, threads
+from kithost.api import conversation, files, health, sessions, threads
+from kithost.api.cors import BrowserCORS
 from kithost.api.errors import install_error_handlers
 from kithost.api.middleware import RequestContextMiddleware
-from kithost.services import Services, build_services
+from kithost.services import open_services
 from kithost.settings import Settings
 
 
-def create_app(settings: Settings | None = None, services: Services | None = None) -> FastAPI:
-    """Build the ASGI app; ``services`` may be supplied (tests, ``serve``), else built here."""
-    resolved = settings or (services.settings if services else Settings())
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the ASGI app; its services open (and the schema migrates) at startup."""
+    resolved = settings or Settings()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        owned = services is None
-        app.state.services = services or build_services(resolved)
+        app.state.services = await open_services(resolved)
         try:
             yield
         finally:
-            if owned:
-                await app.state.services.close()
+            await app.state.services.close()
 
     app = FastAPI(
         title="kithost",
@@ -38,7 +37,14 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         openapi_url="/v1/openapi.json",
     )
     install_error_handlers(app)
+    app.add_middleware(BrowserCORS, origins=resolved.cors_origins)
     app.add_middleware(RequestContextMiddleware)
-    for router in (health.router, sessions.router, threads.router):
+    for router in (
+        health.router,
+        sessions.router,
+        threads.router,
+        conversation.router,
+        files.router,
+    ):
         app.include_router(router)
     return app

@@ -12,9 +12,8 @@ import typer
 
 from kithost.core.errors import KithostError
 from kithost.core.pagination import ListParams
-from kithost.services import Services, build_services
+from kithost.services import Services, open_services
 from kithost.settings import Settings
-from kithost.store.migrate import upgrade
 
 T = TypeVar("T")
 
@@ -35,9 +34,8 @@ def _run(work: Callable[[Services], Awaitable[T]]) -> T:
     """Run ``work`` with freshly built services on a migrated database."""
 
     async def main() -> T:
-        services = build_services(Settings())
+        services = await open_services(Settings())
         try:
-            await upgrade(services.engine)
             return await work(services)
         finally:
             await services.close()

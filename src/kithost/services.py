@@ -6,17 +6,29 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from kithost.conversation.server import KithostChatKitServer
+from kithost.conversation.service import ConversationService
+from kithost.conversation.uploads import Uploads
 from kithost.core.admin_auth import AdminAuthenticator
+from kithost.core.rate_limit import SessionRateLimiter, storage_uri
 from kithost.core.session_service import SessionService
+from kithost.core.signing import FileLinks, LinkSigner
 from kithost.core.thread_service import ThreadService
+from kithost.core.uploads import UploadPolicy
 from kithost.settings import Settings
 from kithost.store.api_keys import ApiKeyRepository
+from kithost.store.attachments import AttachmentRepository
 from kithost.store.blobs import LocalBlobStorage
+from kithost.store.chatkit_store import SqlChatKitStore
 from kithost.store.database import create_engine
+from kithost.store.migrate import upgrade
+from kithost.store.server_secrets import get_or_create_secret
 from kithost.store.sessions import SessionRepository
 from kithost.store.threads import ThreadRepository
 from kithost.workflows.builtin import builtin_workflows
 from kithost.workflows.registry import WorkflowRegistry
+
+LINK_SIGNING_SECRET = "link_signing_key"  # noqa: S105 - the secret's name, not its value
 
 
 @dataclass
@@ -27,28 +39,45 @@ class Services:
     admin_auth: AdminAuthenticator
     workflows: WorkflowRegistry
     sessions: SessionService
-    thread_repo: ThreadRepository
     threads: ThreadService
-    blobs: LocalBlobStorage
+    rate_limiter: SessionRateLimiter
+    link_signer: LinkSigner
+    uploads_policy: UploadPolicy
+    uploads: Uploads
+    conversation: ConversationService
 
     async def close(self) -> None:
         await self.engine.dispose()
 
 
-def build_services(settings: Settings) -> Services:
+async def open_services(settings: Settings) -> Services:
+    """Connect, migrate the schema to the latest revision, and wire every component."""
     engine = create_engine(settings.resolved_database_url)
+    await upgrade(engine)
     api_keys = ApiKeyRepository(engine)
     workflows = WorkflowRegistry(builtin_workflows())
+    session_repo = SessionRepository(engine)
     thread_repo = ThreadRepository(engine)
+    attachment_repo = AttachmentRepository(engine)
     blobs = LocalBlobStorage(settings.data_dir / "files")
+    link_signer = LinkSigner(await get_or_create_secret(engine, LINK_SIGNING_SECRET))
+    policy = UploadPolicy(tuple(settings.upload_mime_types))
+
+    links = FileLinks(link_signer)
+    store = SqlChatKitStore(thread_repo, attachment_repo, blobs, links.preview)
+    uploads = Uploads(store, attachment_repo, session_repo, blobs, policy, links)
+    server = KithostChatKitServer(store, uploads, workflows)
     return Services(
         settings=settings,
         engine=engine,
         api_keys=api_keys,
         admin_auth=AdminAuthenticator(settings.api_keys, api_keys),
         workflows=workflows,
-        sessions=SessionService(SessionRepository(engine), workflows),
-        thread_repo=thread_repo,
+        sessions=SessionService(session_repo, workflows),
         threads=ThreadService(thread_repo, blobs),
-        blobs=blobs,
+        rate_limiter=SessionRateLimiter(storage_uri(settings.redis_url)),
+        link_signer=link_signer,
+        uploads_policy=policy,
+        uploads=uploads,
+        conversation=ConversationService(server, store, uploads),
     )

@@ -8,6 +8,8 @@ from typing import Annotated
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from kithost.core.uploads import DEFAULT_MIME_TYPES
+
 DEFAULT_DATA_DIR = Path("var")
 
 
@@ -46,9 +48,18 @@ class Settings(BaseSettings):
         default_factory=lambda: ["*"],
         description="Origins allowed to call the conversation and files endpoints.",
     )
+    public_url: str | None = Field(
+        default=None,
+        description="The URL browsers reach kithost at, for signed file links; "
+        "defaults to the URL each request came in on.",
+    )
+    upload_mime_types: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: list(DEFAULT_MIME_TYPES),
+        description="MIME types accepted for uploads.",
+    )
     log_level: str = "info"
 
-    @field_validator("api_keys", "cors_origins", mode="before")
+    @field_validator("api_keys", "cors_origins", "upload_mime_types", mode="before")
     @classmethod
     def _csv(cls, value: object) -> object:
         return _split_csv(value)

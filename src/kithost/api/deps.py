@@ -7,7 +7,9 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Header, Request
 
-from kithost.core.errors import InvalidRequest
+from kithost.core.admin_auth import bearer_token
+from kithost.core.context import RequestContext
+from kithost.core.errors import InvalidRequest, Unauthenticated
 from kithost.services import Services
 
 BETA_HEADER_VALUE = "chatkit_beta=v1"
@@ -58,3 +60,25 @@ async def json_body(request: Request) -> Any:
             "but what was sent was not valid JSON.",
             code="invalid_json",
         ) from None
+
+
+async def client_context(
+    request: Request,
+    services: AppServices,
+    authorization: Annotated[str | None, Header()] = None,
+) -> RequestContext:
+    """Authenticate a client secret and count the request against the session's limit."""
+    secret = bearer_token(authorization)
+    if secret is None:
+        raise Unauthenticated("Missing bearer authentication in header (the client secret).")
+    session = await services.sessions.authenticate(secret)
+    await services.rate_limiter.hit(session.id, session.max_requests_per_1_minute)
+    public_url = services.settings.public_url or str(request.base_url)
+    return RequestContext(
+        session=session,
+        public_url=public_url.rstrip("/"),
+        request_id=request.scope.get("state", {}).get("request_id"),
+    )
+
+
+ClientContext = Annotated[RequestContext, Depends(client_context)]

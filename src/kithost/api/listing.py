@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import Depends, Query
 
 from kithost.core.pagination import DEFAULT_LIMIT, MAX_LIMIT, ListParams, Order
+from kithost.core.validation import check_text
 
 
 def list_params(
@@ -15,6 +16,8 @@ def list_params(
     after: Annotated[str | None, Query(min_length=1)] = None,
     before: Annotated[str | None, Query(min_length=1)] = None,
 ) -> ListParams:
+    check_text(after, "after")
+    check_text(before, "before")
     return ListParams(limit=limit, order=order, after=after, before=before)
 
 

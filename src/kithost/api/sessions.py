@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Query
 from kithost.api.deps import AdminKey, AppServices, json_body
 from kithost.api.listing import ListQuery
 from kithost.core.sessions import SessionStatus
+from kithost.core.validation import check_text
 
 router = APIRouter(prefix="/v1/chatkit/sessions", dependencies=[AdminKey])
 
@@ -21,6 +22,7 @@ async def create_session(services: AppServices, body: Annotated[Any, Depends(jso
 
 @router.post("/{session_id}/cancel")
 async def cancel_session(session_id: str, services: AppServices) -> Any:
+    check_text(session_id, "session_id")
     session = await services.sessions.cancel(session_id)
     return session.to_wire()
 
@@ -28,6 +30,7 @@ async def cancel_session(session_id: str, services: AppServices) -> Any:
 @router.get("/{session_id}")
 async def retrieve_session(session_id: str, services: AppServices) -> Any:
     """Extension: the session as stored; its secret is never shown again after creation."""
+    check_text(session_id, "session_id")
     session = await services.sessions.get(session_id)
     return session.to_wire()
 
@@ -41,5 +44,7 @@ async def list_sessions(
     workflow_id: Annotated[str | None, Query(min_length=1)] = None,
 ) -> Any:
     """Extension: sessions newest first, filterable by ``user``, ``status`` and ``workflow_id``."""
+    check_text(user, "user")
+    check_text(workflow_id, "workflow_id")
     page = await services.sessions.list(params, user=user, status=status, workflow_id=workflow_id)
     return page.to_wire(lambda session: session.to_wire())

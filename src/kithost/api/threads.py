@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query
 
 from kithost.api.deps import AdminKey, AppServices
 from kithost.api.listing import ListQuery
+from kithost.core.validation import check_text
 
 router = APIRouter(prefix="/v1/chatkit/threads", dependencies=[AdminKey])
 
@@ -19,23 +20,28 @@ async def list_threads(
     user: Annotated[str | None, Query(min_length=1, max_length=512)] = None,
     workflow_id: Annotated[str | None, Query(min_length=1)] = None,
 ) -> Any:
+    check_text(user, "user")
+    check_text(workflow_id, "workflow_id")
     page = await services.threads.list(params, user=user, workflow_id=workflow_id)
     return page.to_wire(lambda thread: thread.to_wire())
 
 
 @router.get("/{thread_id}")
 async def retrieve_thread(thread_id: str, services: AppServices) -> Any:
+    check_text(thread_id, "thread_id")
     thread = await services.threads.get(thread_id)
     return thread.to_wire()
 
 
 @router.delete("/{thread_id}")
 async def delete_thread(thread_id: str, services: AppServices) -> Any:
+    check_text(thread_id, "thread_id")
     await services.threads.delete(thread_id)
     return {"id": thread_id, "object": "chatkit.thread.deleted", "deleted": True}
 
 
 @router.get("/{thread_id}/items")
 async def list_thread_items(thread_id: str, services: AppServices, params: ListQuery) -> Any:
+    check_text(thread_id, "thread_id")
     page = await services.threads.list_items(thread_id, params)
     return page.to_wire(lambda item: item.to_wire())

@@ -60,7 +60,8 @@ class SessionService:
         )
         limits = request.rate_limits
         session = ChatSession(
-            id=ids.session_id(),
+            # The id's time prefix is the creation time, as in hosted ids (hosted-api.md §1.4).
+            id=ids.new_id(ids.SESSION_PREFIX, now),
             user=request.user,
             workflow=SessionWorkflow(
                 id=request.workflow.id,
@@ -89,12 +90,18 @@ class SessionService:
         return session
 
     async def cancel(self, session_id: str) -> ChatSession:
-        """Cancel a session; idempotent, and the secret stops working at once."""
-        _check_session_id(session_id)
-        session = await self._repo.cancel(session_id)
-        if session is None:
+        """Cancel a session; idempotent, and the secret stops working at once.
+
+        An expired session stays expired: its secret is already dead, and the contract reports
+        ``status: "expired"`` once ``expires_at`` has passed (hosted-api.md §8 Q2, Q3).
+        """
+        session = await self.get(session_id)
+        if session.status() == "expired":
+            return session
+        cancelled = await self._repo.cancel(session_id)
+        if cancelled is None:
             raise _not_found(session_id)
-        return session
+        return cancelled
 
     async def authenticate(self, client_secret: str) -> ChatSession:
         """Return the active session that issued ``client_secret``, or raise 401."""

@@ -6,11 +6,14 @@ maximum), 10 requests a minute, uploads off with 512 MB / 10 files, history on, 
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr
+
+from kithost.core.validation import NonEmptyText, contains_nul
 
 DEFAULT_EXPIRES_SECONDS = 600
 MAX_EXPIRES_SECONDS = 600
@@ -20,6 +23,9 @@ DEFAULT_MAX_FILES = 10
 MAX_STATE_VARIABLES = 64
 MAX_STATE_KEY_LENGTH = 64
 MAX_STATE_STRING_LENGTH = 10_485_760
+# The contract sets no maximum for these counts; a 32-bit ceiling keeps every backend's integer
+# columns (and every client's int) safe, and is far beyond any real use.
+MAX_COUNT = 2_147_483_647
 
 SessionStatus = Literal["active", "expired", "cancelled"]
 # Any here: ``state_variable_problem`` checks values, for a message that names the key.
@@ -35,8 +41,8 @@ class TracingParam(_Strict):
 
 
 class WorkflowParam(_Strict):
-    id: Annotated[StrictStr, Field(min_length=1)]
-    version: Annotated[StrictStr, Field(min_length=1)] | None = None
+    id: NonEmptyText
+    version: NonEmptyText | None = None
     state_variables: dict[StrictStr, StateValue] | None = None
     tracing: TracingParam | None = None
 
@@ -47,7 +53,9 @@ class ExpiresAfterParam(_Strict):
 
 
 class RateLimitsParam(_Strict):
-    max_requests_per_1_minute: Annotated[StrictInt, Field(ge=1)] = DEFAULT_REQUESTS_PER_MINUTE
+    max_requests_per_1_minute: Annotated[StrictInt, Field(ge=1, le=MAX_COUNT)] = (
+        DEFAULT_REQUESTS_PER_MINUTE
+    )
 
 
 class TitlingParam(_Strict):
@@ -59,12 +67,12 @@ class FileUploadParam(_Strict):
     max_file_size: Annotated[StrictInt, Field(ge=1, le=DEFAULT_MAX_FILE_SIZE_MB)] = (
         DEFAULT_MAX_FILE_SIZE_MB
     )
-    max_files: Annotated[StrictInt, Field(ge=1)] = DEFAULT_MAX_FILES
+    max_files: Annotated[StrictInt, Field(ge=1, le=MAX_COUNT)] = DEFAULT_MAX_FILES
 
 
 class HistoryParam(_Strict):
     enabled: StrictBool = True
-    recent_threads: Annotated[StrictInt, Field(ge=1)] | None = None
+    recent_threads: Annotated[StrictInt, Field(ge=1, le=MAX_COUNT)] | None = None
 
 
 class ChatKitConfigurationParam(_Strict):
@@ -76,7 +84,7 @@ class ChatKitConfigurationParam(_Strict):
 class SessionCreate(_Strict):
     """The body of ``POST /v1/chatkit/sessions``."""
 
-    user: Annotated[StrictStr, Field(min_length=1)]
+    user: NonEmptyText
     workflow: WorkflowParam
     expires_after: ExpiresAfterParam | None = None
     rate_limits: RateLimitsParam | None = None
@@ -94,6 +102,11 @@ def state_variable_problem(variables: dict[str, Any] | None) -> tuple[str, str] 
             "object_above_max_properties",
         )
     for key, value in variables.items():
+        if contains_nul(key):
+            return (
+                "Invalid 'workflow.state_variables': a key contains a NUL character (\\u0000).",
+                "invalid_value",
+            )
         if len(key) > MAX_STATE_KEY_LENGTH:
             return (
                 f"Invalid 'workflow.state_variables': key '{key[:80]}' is longer than "
@@ -105,6 +118,18 @@ def state_variable_problem(variables: dict[str, Any] | None) -> tuple[str, str] 
                 f"Invalid type for 'workflow.state_variables.{key}': expected a string, "
                 "number or boolean.",
                 "invalid_type",
+            )
+        if isinstance(value, float) and not math.isfinite(value):
+            return (
+                f"Invalid 'workflow.state_variables.{key}': expected a finite number, but got "
+                f"{value} instead.",
+                "invalid_value",
+            )
+        if isinstance(value, str) and contains_nul(value):
+            return (
+                f"Invalid 'workflow.state_variables.{key}': the string contains a NUL character "
+                "(\\u0000), which is not allowed.",
+                "invalid_value",
             )
         if isinstance(value, str) and len(value) > MAX_STATE_STRING_LENGTH:
             return (

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
-from pydantic import BaseModel, ValidationError
-from pydantic_core import ErrorDetails
+from pydantic import AfterValidator, BaseModel, Field, StrictStr, ValidationError
+from pydantic_core import ErrorDetails, PydanticCustomError
 
 from kithost.core.errors import InvalidRequest, missing_parameter
 
@@ -37,6 +37,38 @@ _EXPECTED_BY_ERROR = {
 }
 
 
+NUL_ERROR = "string_contains_nul"
+
+
+def contains_nul(value: str) -> bool:
+    """True when ``value`` holds a NUL character, which PostgreSQL cannot store in text or JSON."""
+    return "\x00" in value
+
+
+def nul_error(param: str) -> InvalidRequest:
+    return InvalidRequest(
+        f"Invalid '{param}': the string contains a NUL character (\\u0000), which is not allowed.",
+        param=param,
+        code="invalid_value",
+    )
+
+
+def check_text(value: str | None, param: str) -> None:
+    """Refuse a query or path value that no stored object can hold (a NUL character)."""
+    if value is not None and contains_nul(value):
+        raise nul_error(param)
+
+
+def _no_nul(value: str) -> str:
+    if contains_nul(value):
+        raise PydanticCustomError(NUL_ERROR, "the string contains a NUL character")
+    return value
+
+
+# A required string field of a request body: strict (no coercion), storable on every backend.
+NonEmptyText = Annotated[StrictStr, Field(min_length=1), AfterValidator(_no_nul)]
+
+
 def _json_type(value: object) -> str:
     for python_type, name in _JSON_TYPE_NAMES.items():
         if type(value) is python_type:
@@ -65,6 +97,8 @@ def error_from_details(error: ErrorDetails) -> InvalidRequest:
     ctx = error.get("ctx") or {}
     if kind == "missing":
         return missing_parameter(param)
+    if kind == NUL_ERROR:
+        return nul_error(param)
     if kind == "extra_forbidden":
         return InvalidRequest(
             f"Unknown parameter: '{param}'.", param=param, code="unknown_parameter"

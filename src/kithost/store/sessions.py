@@ -65,6 +65,19 @@ class SessionRepository:
             row = (await conn.execute(select(sessions).where(sessions.c.id == session_id))).first()
         return _session(row) if row else None
 
+    async def claim_upload(self, session_id: str, max_files: int) -> bool:
+        """Count one more upload for the session unless it already made ``max_files``.
+
+        A single conditional UPDATE, so the bound holds with several server processes.
+        """
+        async with self._engine.begin() as conn:
+            result = await conn.execute(
+                update(sessions)
+                .where(sessions.c.id == session_id, sessions.c.upload_count < max_files)
+                .values(upload_count=sessions.c.upload_count + 1)
+            )
+        return bool(result.rowcount)
+
     async def list(
         self,
         params: ListParams,

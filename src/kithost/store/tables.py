@@ -63,6 +63,8 @@ sessions = Table(
     Column("created_at", Double, nullable=False),
     Column("expires_at", BigInteger, nullable=False),
     Column("cancelled_at", Double, nullable=True),
+    # Uploads made through this session so far; bounded by configuration.file_upload.max_files.
+    Column("upload_count", Integer, nullable=False, server_default="0"),
     Index("ix_sessions_user_created", "user_id", "created_at", "seq"),
     Index("ix_sessions_created", "created_at", "seq"),
 )
@@ -117,4 +119,29 @@ attachments = Table(
     Column("uploaded", Boolean, nullable=False, server_default=false()),
     Column("data", JSONValue, nullable=False),
     Column("created_at", Double, nullable=False),
+)
+
+# Thumbs up or down on assistant items (``items.feedback``); one verdict per item, the latest.
+item_feedback = Table(
+    "item_feedback",
+    metadata,
+    Column("item_id", String(64), primary_key=True),
+    Column(
+        "thread_id",
+        String(64),
+        ForeignKey("threads.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    Column("kind", String(16), nullable=False),
+    Column("created_at", Double, nullable=False),
+)
+
+# Server-wide secrets (the URL-signing key), made on first use so that every process sharing the
+# database signs and checks the same way with no configuration.
+server_secrets = Table(
+    "server_secrets",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("value", String(200), nullable=False),
 )

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from kithost.core.pagination import ListParams, Page
 from kithost.core.threads import ItemRecord, ThreadRecord
 from kithost.store.pagination import paginate
-from kithost.store.tables import attachments, thread_items, threads
+from kithost.store.tables import attachments, item_feedback, thread_items, threads
 from kithost.store.upsert import insert_once, upsert
 
 
@@ -73,6 +73,7 @@ class ThreadRepository:
             storage_keys = [key for key in keys if key]
             await conn.execute(delete(attachments).where(attachments.c.thread_id == thread_id))
             # Items go explicitly too: SQLite enforces ON DELETE CASCADE only per connection.
+            await conn.execute(delete(item_feedback).where(item_feedback.c.thread_id == thread_id))
             await conn.execute(delete(thread_items).where(thread_items.c.thread_id == thread_id))
             result = await conn.execute(delete(threads).where(threads.c.id == thread_id))
         return storage_keys if result.rowcount else None
@@ -115,6 +116,37 @@ class ThreadRepository:
                 conn, thread_items, _item_values(item), key=["id"], update=("data", "type")
             )
             await _touch(conn, item.thread_id)
+
+    async def record_feedback(self, thread_id: str, item_ids: list[str], kind: str) -> None:
+        """Keep the latest verdict per item; ids not in this thread are ignored."""
+        async with self._engine.begin() as conn:
+            known = (
+                await conn.execute(
+                    select(thread_items.c.id).where(
+                        thread_items.c.thread_id == thread_id, thread_items.c.id.in_(item_ids)
+                    )
+                )
+            ).scalars()
+            for item_id in known:
+                values = {
+                    "item_id": item_id,
+                    "thread_id": thread_id,
+                    "kind": kind,
+                    "created_at": time.time(),
+                }
+                await upsert(
+                    conn, item_feedback, values, key=["item_id"], update=("kind", "created_at")
+                )
+
+    async def feedback(self, thread_id: str) -> dict[str, str]:
+        """The verdicts given on a thread's items, by item id."""
+        async with self._engine.connect() as conn:
+            rows = await conn.execute(
+                select(item_feedback.c.item_id, item_feedback.c.kind).where(
+                    item_feedback.c.thread_id == thread_id
+                )
+            )
+            return {row.item_id: row.kind for row in rows}
 
     async def delete_item(self, thread_id: str, item_id: str) -> None:
         async with self._engine.begin() as conn:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from kithost.workflows.builtin.demo import DemoWorkflow
+from kithost.workflows.builtin.echo import EchoWorkflow
 from kithost.workflows.registry import WorkflowVersion
 
 DEMO_WORKFLOW_ID = "wf_kithost_demo"
+ECHO_WORKFLOW_ID = "wf_kithost_echo"
 
 
 def builtin_workflows() -> list[WorkflowVersion]:
@@ -14,6 +17,18 @@ def builtin_workflows() -> list[WorkflowVersion]:
             version="1",
             name="kithost demo (offline)",
             source="builtin",
-            description="Streams a reply without any model provider.",
-        )
+            runnable=DemoWorkflow(),
+            description="Answers without any model provider: a task list and a streamed reply.",
+        ),
+        WorkflowVersion(
+            id=ECHO_WORKFLOW_ID,
+            version="1",
+            name="echo (offline)",
+            source="builtin",
+            runnable=EchoWorkflow(),
+            description=(
+                "Streams the user's message back word by word; state variables "
+                "`delay_ms` and `repeat` set its pace and length."
+            ),
+        ),
     ]

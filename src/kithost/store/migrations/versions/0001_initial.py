@@ -75,6 +75,7 @@ def upgrade() -> None:
         sa.Column("created_at", sa.Double(), nullable=False),
         sa.Column("expires_at", sa.BigInteger(), nullable=False),
         sa.Column("cancelled_at", sa.Double(), nullable=True),
+        sa.Column("upload_count", sa.Integer(), server_default="0", nullable=False),
         sa.PrimaryKeyConstraint("seq", name=op.f("pk_sessions")),
         sa.UniqueConstraint("id", name=op.f("uq_sessions_id")),
         sa.UniqueConstraint("secret_hash", name=op.f("uq_sessions_secret_hash")),
@@ -146,8 +147,33 @@ def upgrade() -> None:
             "ix_thread_items_thread_created", ["thread_id", "created_at", "seq"], unique=False
         )
 
+    op.create_table(
+        "item_feedback",
+        sa.Column("item_id", sa.String(length=64), nullable=False),
+        sa.Column("thread_id", sa.String(length=64), nullable=False),
+        sa.Column("kind", sa.String(length=16), nullable=False),
+        sa.Column("created_at", sa.Double(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["thread_id"],
+            ["threads.id"],
+            name=op.f("fk_item_feedback_thread_id_threads"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("item_id", name=op.f("pk_item_feedback")),
+    )
+    with op.batch_alter_table("item_feedback", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_item_feedback_thread_id"), ["thread_id"], unique=False)
+    op.create_table(
+        "server_secrets",
+        sa.Column("name", sa.String(length=64), nullable=False),
+        sa.Column("value", sa.String(length=200), nullable=False),
+        sa.PrimaryKeyConstraint("name", name=op.f("pk_server_secrets")),
+    )
+
 
 def downgrade() -> None:
+    op.drop_table("server_secrets")
+    op.drop_table("item_feedback")
     with op.batch_alter_table("thread_items", schema=None) as batch_op:
         batch_op.drop_index("ix_thread_items_thread_created")
 

@@ -1,0 +1,129 @@
+"""``/v1/chatkit/files``: uploads (direct and two-phase) and signed links to file bytes."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import Response
+from starlette.datastructures import UploadFile
+
+from kithost.api.deps import AppServices, ClientContext
+from kithost.core.errors import InvalidRequest, NotFound
+from kithost.core.signing import content_path, upload_path
+from kithost.core.uploads import IMAGE_MIME_TYPES, normalise_mime_type
+
+router = APIRouter(prefix="/v1/chatkit/files")
+
+CHUNK = 256 * 1024
+# Room for multipart boundaries and headers on top of the file itself.
+MULTIPART_OVERHEAD = 64 * 1024
+
+
+def _wire(attachment: Any) -> dict[str, Any]:
+    """The attachment as chatkit-js expects it, plus the hosted ``FilePart`` field."""
+    data: dict[str, Any] = attachment.model_dump(
+        mode="json", exclude_none=True, context={"exclude_metadata": True}
+    )
+    data.setdefault("upload_url", None)
+    return data
+
+
+async def _chunks(file: UploadFile) -> AsyncIterator[bytes]:
+    while chunk := await file.read(CHUNK):
+        yield chunk
+
+
+async def _raw_chunks(request: Request) -> AsyncIterator[bytes]:
+    async for chunk in request.stream():
+        if chunk:
+            yield chunk
+
+
+async def _file_part(request: Request, max_bytes: int) -> UploadFile:
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > max_bytes + MULTIPART_OVERHEAD:
+        raise InvalidRequest(
+            "The file is larger than this session's limit.", param="file", code="file_too_large"
+        )
+    try:
+        form = await request.form()
+    except Exception:
+        raise InvalidRequest(
+            "Expected a multipart/form-data body with a 'file' part.", param="file"
+        ) from None
+    file = form.get("file")
+    if not isinstance(file, UploadFile):
+        raise InvalidRequest(
+            "Missing required parameter: 'file'.", param="file", code="missing_required_parameter"
+        )
+    return file
+
+
+@router.post("")
+async def upload_file(request: Request, services: AppServices, context: ClientContext) -> Any:
+    """Direct upload (hosted ``/v1/chatkit/files``, chatkit-js ``direct`` strategy)."""
+    file = await _file_part(request, services.uploads_policy.max_bytes(context.session))
+    try:
+        attachment = await services.uploads.upload_direct(
+            context,
+            name=file.filename or "upload",
+            mime_type=normalise_mime_type(file.content_type),
+            chunks=_chunks(file),
+        )
+    finally:
+        await file.close()
+    return _wire(attachment)
+
+
+@router.api_route("/{attachment_id}/upload", methods=["POST", "PUT"])
+async def upload_file_bytes(
+    attachment_id: str,
+    request: Request,
+    services: AppServices,
+    expires: Annotated[str | None, Query()] = None,
+    signature: Annotated[str | None, Query()] = None,
+) -> Any:
+    """Two-phase upload, step 2: the signed link from ``attachments.create``."""
+    if not services.link_signer.verify(upload_path(attachment_id), expires, signature):
+        raise NotFound("This upload link is invalid or has expired.")
+    public_url = (services.settings.public_url or str(request.base_url)).rstrip("/")
+    content_type = request.headers.get("content-type", "")
+    if content_type.startswith("multipart/form-data"):
+        file = await _file_part(request, 512 * 1024 * 1024)
+        try:
+            attachment = await services.uploads.upload_two_phase(
+                attachment_id, public_url, _chunks(file)
+            )
+        finally:
+            await file.close()
+    else:
+        attachment = await services.uploads.upload_two_phase(
+            attachment_id, public_url, _raw_chunks(request)
+        )
+    return _wire(attachment)
+
+
+@router.get("/{attachment_id}/content")
+async def file_content(
+    attachment_id: str,
+    services: AppServices,
+    expires: Annotated[str | None, Query()] = None,
+    signature: Annotated[str | None, Query()] = None,
+) -> Response:
+    """The bytes behind a signed preview link."""
+    if not services.link_signer.verify(content_path(attachment_id), expires, signature):
+        raise NotFound("This file link is invalid or has expired.")
+    content = await services.uploads.content(attachment_id)
+    inline = content.mime_type in IMAGE_MIME_TYPES
+    disposition = "inline" if inline else "attachment"
+    return Response(
+        content=content.data,
+        media_type=content.mime_type,
+        headers={
+            "Content-Disposition": f'{disposition}; filename="{attachment_id}"',
+            "X-Content-Type-Options": "nosniff",
+            "Cache-Control": "private, max-age=300",
+        },
+    )

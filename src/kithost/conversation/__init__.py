@@ -1,0 +1,1 @@
+"""The conversation plane: ChatKit's protocol on kithost's sessions, storage and workflows."""

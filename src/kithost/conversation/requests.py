@@ -1,0 +1,94 @@
+"""Checks made before a ChatKit request reaches the SDK, so that errors are HTTP errors.
+
+Once the SDK starts a stream the status is already 200 and a failure can only abort the
+connection; so a bad body, a thread that is not the caller's, a locked thread or an unusable
+attachment are refused here first (chatkit-protocol.md §1, §12).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chatkit.types import (
+    AttachmentsDeleteReq,
+    ChatKitReq,
+    ItemsListReq,
+    ThreadsAddClientToolOutputReq,
+    ThreadsAddStructuredInputReq,
+    ThreadsAddUserMessageReq,
+    ThreadsCreateReq,
+    ThreadsCustomActionReq,
+    ThreadsListReq,
+    ThreadsRetryAfterItemReq,
+)
+from pydantic import TypeAdapter, ValidationError
+
+from kithost.core.errors import InvalidRequest
+
+MAX_PAGE_SIZE = 100
+
+_REQUEST = TypeAdapter[ChatKitReq](ChatKitReq)
+
+# Requests that add input to an existing thread: refused on a locked or closed thread.
+NEW_INPUT = (
+    ThreadsAddUserMessageReq,
+    ThreadsAddClientToolOutputReq,
+    ThreadsAddStructuredInputReq,
+    ThreadsRetryAfterItemReq,
+    ThreadsCustomActionReq,
+)
+
+
+def parse_request(body: bytes) -> ChatKitReq:
+    """Validate a ChatKit request body, mapping problems to a 400 that names the field."""
+    try:
+        request = _REQUEST.validate_json(body)
+    except ValidationError as exc:
+        raise _invalid(exc) from None
+    _check_page_size(request)
+    return request
+
+
+def thread_id_of(request: ChatKitReq) -> str | None:
+    params = getattr(request, "params", None)
+    thread_id = getattr(params, "thread_id", None)
+    return thread_id if isinstance(thread_id, str) else None
+
+
+def attachment_ids_of(request: ChatKitReq) -> list[str]:
+    if isinstance(request, ThreadsCreateReq | ThreadsAddUserMessageReq):
+        return list(request.params.input.attachments)
+    return []
+
+
+def deleted_attachment_of(request: ChatKitReq) -> str | None:
+    return request.params.attachment_id if isinstance(request, AttachmentsDeleteReq) else None
+
+
+def _check_page_size(request: ChatKitReq) -> None:
+    if isinstance(request, ThreadsListReq | ItemsListReq):
+        limit = request.params.limit
+        if limit is not None and not 1 <= limit <= MAX_PAGE_SIZE:
+            raise InvalidRequest(
+                f"Invalid 'params.limit': expected a value from 1 to {MAX_PAGE_SIZE}, "
+                f"but got {limit} instead.",
+                param="params.limit",
+                code="invalid_value",
+            )
+
+
+def _invalid(exc: ValidationError) -> InvalidRequest:
+    first: Any = exc.errors()[0]
+    if first["type"] in ("json_invalid", "json_type"):
+        return InvalidRequest("The request body is not valid JSON.", code="invalid_json")
+    if first["type"] in ("union_tag_invalid", "union_tag_not_found"):
+        given = first.get("input")
+        kind = given.get("type") if isinstance(given, dict) else None
+        return InvalidRequest(
+            f"Unknown ChatKit request type: {kind!r}." if kind else "Missing request 'type'.",
+            param="type",
+            code="invalid_value",
+        )
+    # The first location element is the request type (the union's tag); the rest is the path.
+    path = ".".join(str(part) for part in first["loc"][1:]) or "body"
+    return InvalidRequest(f"Invalid '{path}': {first['msg']}.", param=path, code="invalid_value")

@@ -1,0 +1,124 @@
+"""kithost's ``ChatKitServer``: routes each turn to the session's workflow.
+
+Persistence, events and the protocol are the SDK's; what kithost adds is choosing the workflow,
+titling threads, keeping partial answers safe when a stream is cancelled, and widget actions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import anyio
+from chatkit.actions import Action
+from chatkit.errors import CustomStreamError
+from chatkit.server import ChatKitServer
+from chatkit.store import AttachmentStore
+from chatkit.types import (
+    FeedbackKind,
+    SyncCustomActionResponse,
+    ThreadItem,
+    ThreadMetadata,
+    ThreadStreamEvent,
+    UserMessageItem,
+    WidgetItem,
+)
+
+from kithost.conversation.titles import fallback_title
+from kithost.core.context import RequestContext
+from kithost.core.errors import NotFound
+from kithost.store.chatkit_store import SqlChatKitStore
+from kithost.workflows.base import Turn, user_text
+from kithost.workflows.registry import WorkflowRegistry
+
+
+class KithostChatKitServer(ChatKitServer[RequestContext]):
+    def __init__(
+        self,
+        store: SqlChatKitStore,
+        attachment_store: AttachmentStore[RequestContext],
+        workflows: WorkflowRegistry,
+    ):
+        super().__init__(store, attachment_store)
+        self.workflows = workflows
+
+    def _runnable(self, context: RequestContext) -> Any:
+        workflow = context.session.workflow
+        try:
+            return self.workflows.resolve(workflow.id, workflow.version).runnable
+        except NotFound as error:
+            # The workflow was removed from the folder after the session was created.
+            raise CustomStreamError(error.message, allow_retry=False) from None
+
+    async def respond(
+        self,
+        thread: ThreadMetadata,
+        input_user_message: UserMessageItem | None,
+        context: RequestContext,
+    ) -> AsyncIterator[ThreadStreamEvent]:
+        turn = Turn(thread=thread, input=input_user_message, context=context, store=self.store)
+        async for event in self._runnable(context).respond(turn):
+            yield event
+        self._title(thread, input_user_message, context)
+
+    def _title(
+        self, thread: ThreadMetadata, message: UserMessageItem | None, context: RequestContext
+    ) -> None:
+        """Title the thread after its first exchange; the SDK then emits ``thread.updated``."""
+        if thread.title or message is None:
+            return
+        if not context.session.configuration.titling_enabled:
+            return
+        thread.title = fallback_title(user_text(message))
+
+    def action(
+        self,
+        thread: ThreadMetadata,
+        action: Action[str, Any],
+        sender: WidgetItem | None,
+        context: RequestContext,
+    ) -> AsyncIterator[ThreadStreamEvent]:
+        runnable = self._runnable(context)
+        if not hasattr(runnable, "action"):
+            raise CustomStreamError(
+                "This workflow does not handle widget actions.", allow_retry=False
+            )
+        turn = Turn(thread=thread, input=None, context=context, store=self.store)
+        events: AsyncIterator[ThreadStreamEvent] = runnable.action(turn, action, sender)
+        return events
+
+    async def sync_action(
+        self,
+        thread: ThreadMetadata,
+        action: Action[str, Any],
+        sender: WidgetItem | None,
+        context: RequestContext,
+    ) -> SyncCustomActionResponse:
+        runnable = self._runnable(context)
+        if not hasattr(runnable, "sync_action"):
+            return SyncCustomActionResponse(updated_item=None)
+        turn = Turn(thread=thread, input=None, context=context, store=self.store)
+        response: SyncCustomActionResponse = await runnable.sync_action(turn, action, sender)
+        if response.updated_item is not None:
+            # The SDK does not persist the updated item; do it so a reload shows it.
+            await self.store.save_item(thread.id, response.updated_item, context)
+        return response
+
+    async def handle_stream_cancelled(
+        self, thread: ThreadMetadata, pending_items: list[ThreadItem], context: RequestContext
+    ) -> None:
+        # The client went away, so this task is being cancelled; shield the writes that keep
+        # the partial answer, or the next await would be cancelled too and lose it.
+        with anyio.CancelScope(shield=True):
+            await super().handle_stream_cancelled(thread, pending_items, context)
+
+    async def add_feedback(
+        self,
+        thread_id: str,
+        item_ids: list[str],
+        feedback: FeedbackKind,
+        context: RequestContext,
+    ) -> None:
+        store = self.store
+        assert isinstance(store, SqlChatKitStore)
+        await store.record_feedback(thread_id, item_ids, feedback, context)

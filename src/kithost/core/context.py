@@ -1,0 +1,20 @@
+"""What every conversation-plane call knows about its caller (ChatKit's ``TContext``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from kithost.core.sessions import ChatSession
+
+
+@dataclass(frozen=True)
+class RequestContext:
+    """The authenticated session behind a request, and where its links should point."""
+
+    session: ChatSession
+    public_url: str
+    request_id: str | None = None
+
+    @property
+    def user(self) -> str:
+        return self.session.user

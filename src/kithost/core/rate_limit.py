@@ -1,0 +1,50 @@
+"""Per-session request limits (``max_requests_per_1_minute``), kept by the ``limits`` library.
+
+In memory for one process; in Redis when ``KITHOST_REDIS_URL`` is set, so the limit holds across
+every kithost process behind a load balancer.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+
+from limits import RateLimitItemPerMinute
+from limits.aio.storage import Storage
+from limits.aio.strategies import MovingWindowRateLimiter
+from limits.storage import storage_from_string
+
+from kithost.core.errors import RateLimited
+
+
+def storage_uri(redis_url: str | None) -> str:
+    """The ``limits`` storage for a Redis URL (``redis://…`` or ``rediss://…``), or memory."""
+    if not redis_url:
+        return "async+memory://"
+    return redis_url if redis_url.startswith("async+") else f"async+{redis_url}"
+
+
+class SessionRateLimiter:
+    def __init__(self, uri: str = "async+memory://"):
+        options = {"key_prefix": "kithost"} if "redis" in uri else {}
+        storage = storage_from_string(uri, **options)
+        assert isinstance(storage, Storage), "an async storage (async+…) is required"
+        self._storage = storage
+        self._limiter = MovingWindowRateLimiter(self._storage)
+
+    async def hit(self, session_id: str, per_minute: int) -> None:
+        """Count one request; raise ``RateLimited`` with a ``retry_after`` past the limit."""
+        item = RateLimitItemPerMinute(per_minute)
+        if await self._limiter.hit(item, "session", session_id):
+            return
+        stats = await self._limiter.get_window_stats(item, "session", session_id)
+        retry_after = max(1, math.ceil(stats.reset_time - time.time()))
+        raise RateLimited(
+            f"Rate limit reached for this session: {per_minute} requests per minute. "
+            f"Try again in {retry_after} s.",
+            retry_after=retry_after,
+            code="rate_limit_exceeded",
+        )
+
+    async def check(self) -> bool:
+        return bool(await self._storage.check())
