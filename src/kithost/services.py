@@ -25,8 +25,13 @@ from kithost.store.migrate import upgrade
 from kithost.store.server_secrets import get_or_create_secret
 from kithost.store.sessions import SessionRepository
 from kithost.store.threads import ThreadRepository
+from kithost.store.traces import TraceRepository
 from kithost.workflows.builtin import builtin_workflows
+from kithost.workflows.engine import WorkflowEngine
+from kithost.workflows.loader import LoadResult, load_folder
+from kithost.workflows.providers import ProviderConfig
 from kithost.workflows.registry import WorkflowRegistry
+from kithost.workflows.tracing import install_trace_processor
 
 LINK_SIGNING_SECRET = "link_signing_key"  # noqa: S105 - the secret's name, not its value
 
@@ -45,8 +50,17 @@ class Services:
     uploads_policy: UploadPolicy
     uploads: Uploads
     conversation: ConversationService
+    workflow_engine: WorkflowEngine
+    traces: TraceRepository
+
+    def reload_workflows(self) -> LoadResult:
+        """Read the workflows folder again; built-ins stay. Running turns are unaffected."""
+        result = load_folder(self.settings.workflows_dir, self.workflow_engine)
+        self.workflows.replace([*builtin_workflows(), *result.versions])
+        return result
 
     async def close(self) -> None:
+        await self.workflow_engine.close()
         await self.engine.dispose()
 
 
@@ -66,8 +80,15 @@ async def open_services(settings: Settings) -> Services:
     links = FileLinks(link_signer)
     store = SqlChatKitStore(thread_repo, attachment_repo, blobs, links.preview)
     uploads = Uploads(store, attachment_repo, session_repo, blobs, policy, links)
-    server = KithostChatKitServer(store, uploads, workflows)
-    return Services(
+    traces = TraceRepository(engine)
+    install_trace_processor()
+    workflow_engine = WorkflowEngine(
+        ProviderConfig.from_settings(settings),
+        read_bytes=lambda attachment_id: _read_attachment(uploads, attachment_id),
+        record_spans=traces.add,
+    )
+    server = KithostChatKitServer(store, uploads, workflows, workflow_engine)
+    services = Services(
         settings=settings,
         engine=engine,
         api_keys=api_keys,
@@ -80,4 +101,12 @@ async def open_services(settings: Settings) -> Services:
         uploads_policy=policy,
         uploads=uploads,
         conversation=ConversationService(server, store, uploads),
+        workflow_engine=workflow_engine,
+        traces=traces,
     )
+    services.reload_workflows()
+    return services
+
+
+async def _read_attachment(uploads: Uploads, attachment_id: str) -> bytes:
+    return (await uploads.content(attachment_id)).data

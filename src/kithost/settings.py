@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -57,6 +57,30 @@ class Settings(BaseSettings):
         default_factory=lambda: list(DEFAULT_MIME_TYPES),
         description="MIME types accepted for uploads.",
     )
+    workflows_dir: Path = Field(
+        default=Path("workflows"),
+        description="Folder of Agent Builder exports (*.py) and declarative workflows (*.yaml).",
+    )
+    openai_api_key: str | None = Field(
+        default=None,
+        validation_alias="OPENAI_API_KEY",
+        description="Key for the model provider (OpenAI, or a compatible server that wants one).",
+    )
+    openai_base_url: str | None = Field(
+        default=None,
+        validation_alias="OPENAI_BASE_URL",
+        description="Base URL of an OpenAI-compatible model server (e.g. Ollama, vLLM).",
+    )
+    model_api: Literal["responses", "chat_completions"] = Field(
+        default="responses",
+        description="Which API the provider speaks: OpenAI's Responses, or Chat Completions.",
+    )
+    model_aliases: str = Field(
+        default="",
+        description="Model names in workflows mapped to the provider's: `gpt-4.1=llama3.1:8b,…`.",
+    )
+    default_model: str | None = Field(default=None, description="Model for agents that name none.")
+    model_timeout: float = Field(default=120.0, gt=0, description="Seconds per model call.")
     log_level: str = "info"
 
     @field_validator("api_keys", "cors_origins", "upload_mime_types", mode="before")

@@ -7,6 +7,7 @@ attachment are refused here first (chatkit-protocol.md §1, §12).
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from chatkit.types import (
@@ -24,6 +25,7 @@ from chatkit.types import (
 from pydantic import TypeAdapter, ValidationError
 
 from kithost.core.errors import InvalidRequest
+from kithost.core.validation import contains_nul, nul_error
 
 MAX_PAGE_SIZE = 100
 
@@ -46,6 +48,7 @@ def parse_request(body: bytes) -> ChatKitReq:
     except ValidationError as exc:
         raise _invalid(exc) from None
     _check_page_size(request)
+    _check_no_nul(body)
     return request
 
 
@@ -75,6 +78,39 @@ def _check_page_size(request: ChatKitReq) -> None:
                 param="params.limit",
                 code="invalid_value",
             )
+
+
+def _check_no_nul(body: bytes) -> None:
+    """Refuse a NUL character anywhere: PostgreSQL can store it in neither text nor JSON.
+
+    JSON can only spell NUL as the escape ``\\u0000`` (raw control characters are invalid), so
+    bodies without that escape, nearly all of them, are not walked.
+    """
+    if b"\\u0000" not in body:
+        return
+    path = _nul_path(json.loads(body), "")
+    if path is not None:
+        raise nul_error(path or "body")
+
+
+def _nul_path(value: Any, path: str) -> str | None:
+    """The dotted path of the first string (or key) holding a NUL, or None."""
+    if isinstance(value, str):
+        return path if contains_nul(value) else None
+    if isinstance(value, dict):
+        for key, child in value.items():
+            child_path = f"{path}.{key}" if path else str(key)
+            if contains_nul(key):
+                return child_path
+            found = _nul_path(child, child_path)
+            if found is not None:
+                return found
+    if isinstance(value, list):
+        for index, child in enumerate(value):
+            found = _nul_path(child, f"{path}.{index}")
+            if found is not None:
+                return found
+    return None
 
 
 def _invalid(exc: ValidationError) -> InvalidRequest:

@@ -6,6 +6,7 @@ titling threads, keeping partial answers safe when a stream is cancelled, and wi
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -29,7 +30,11 @@ from kithost.core.context import RequestContext
 from kithost.core.errors import NotFound
 from kithost.store.chatkit_store import SqlChatKitStore
 from kithost.workflows.base import Turn, user_text
+from kithost.workflows.engine import WorkflowEngine
+from kithost.workflows.failures import describe_failure
 from kithost.workflows.registry import WorkflowRegistry
+
+log = logging.getLogger("kithost.conversation")
 
 
 class KithostChatKitServer(ChatKitServer[RequestContext]):
@@ -38,9 +43,11 @@ class KithostChatKitServer(ChatKitServer[RequestContext]):
         store: SqlChatKitStore,
         attachment_store: AttachmentStore[RequestContext],
         workflows: WorkflowRegistry,
+        engine: WorkflowEngine,
     ):
         super().__init__(store, attachment_store)
         self.workflows = workflows
+        self.engine = engine
 
     def _runnable(self, context: RequestContext) -> Any:
         workflow = context.session.workflow
@@ -57,19 +64,42 @@ class KithostChatKitServer(ChatKitServer[RequestContext]):
         context: RequestContext,
     ) -> AsyncIterator[ThreadStreamEvent]:
         turn = Turn(thread=thread, input=input_user_message, context=context, store=self.store)
-        async for event in self._runnable(context).respond(turn):
-            yield event
-        self._title(thread, input_user_message, context)
+        runnable = self._runnable(context)
+        try:
+            async for event in runnable.respond(turn):
+                yield event
+        except CustomStreamError:
+            raise
+        except Exception as error:
+            log.warning(
+                "workflow %s failed on thread %s",
+                context.session.workflow.id,
+                thread.id,
+                exc_info=error,
+            )
+            raise CustomStreamError(describe_failure(error), allow_retry=True) from error
+        await self._title(thread, input_user_message, context, runnable)
 
-    def _title(
-        self, thread: ThreadMetadata, message: UserMessageItem | None, context: RequestContext
+    async def _title(
+        self,
+        thread: ThreadMetadata,
+        message: UserMessageItem | None,
+        context: RequestContext,
+        runnable: Any,
     ) -> None:
-        """Title the thread after its first exchange; the SDK then emits ``thread.updated``."""
+        """Title the thread after its first exchange; the SDK then emits ``thread.updated``.
+
+        The workflow's model writes it when there is one; otherwise the first line of the
+        message does.
+        """
         if thread.title or message is None:
             return
         if not context.session.configuration.titling_enabled:
             return
-        thread.title = fallback_title(user_text(message))
+        text = user_text(message)
+        model = getattr(runnable, "title_model", None)
+        title = await self.engine.title(text, model) if model else None
+        thread.title = title or fallback_title(text)
 
     def action(
         self,

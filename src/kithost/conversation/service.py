@@ -4,7 +4,18 @@ from __future__ import annotations
 
 from chatkit.server import NonStreamingResult, StreamingResult
 from chatkit.store import NotFoundError
-from chatkit.types import ChatKitReq
+from chatkit.types import (
+    ChatKitReq,
+    ClientToolCallItem,
+    StructuredInputItem,
+    ThreadItem,
+    ThreadsAddClientToolOutputReq,
+    ThreadsAddStructuredInputReq,
+    ThreadsCustomActionReq,
+    ThreadsRetryAfterItemReq,
+    ThreadsSyncCustomActionReq,
+    UserMessageItem,
+)
 
 from kithost.conversation import requests
 from kithost.conversation.server import KithostChatKitServer
@@ -51,6 +62,7 @@ class ConversationService:
                     param="params.thread_id",
                     code=f"thread_{thread.status}",
                 )
+            await self._check_target(request, thread_id, context)
         attachment_ids = requests.attachment_ids_of(request)
         if attachment_ids:
             await self._uploads.check_usable(attachment_ids, context)
@@ -62,3 +74,59 @@ class ConversationService:
                 raise NotFound(
                     f"No attachment found with id '{deleted}'.", param="params.attachment_id"
                 ) from None
+
+    async def _check_target(
+        self, request: ChatKitReq, thread_id: str, context: RequestContext
+    ) -> None:
+        """The item a streaming request acts on exists and is of the kind the SDK requires.
+
+        Inside the stream the SDK reports these as a ``ValueError`` or ``NotFoundError`` after
+        the 200 is sent, which only aborts the connection; here they are a 400 or a 404.
+        """
+        if isinstance(request, ThreadsAddClientToolOutputReq):
+            # The SDK's own rule: the newest item must be a pending client tool call.
+            newest = await self._store.load_thread_items(thread_id, None, 1, "desc", context)
+            last = newest.data[0] if newest.data else None
+            if not (isinstance(last, ClientToolCallItem) and last.status == "pending"):
+                raise InvalidRequest(
+                    f"Thread '{thread_id}' has no pending client tool call to receive output.",
+                    param="params.thread_id",
+                    code="no_pending_tool_call",
+                )
+        elif isinstance(request, ThreadsAddStructuredInputReq):
+            item = await self._item(thread_id, request.params.item_id, context)
+            if not isinstance(item, StructuredInputItem):
+                raise _wrong_item(item, "a structured input item")
+            if item.status != "pending":
+                raise InvalidRequest(
+                    f"Structured input item '{item.id}' is not pending (it is {item.status}).",
+                    param="params.item_id",
+                    code="item_not_pending",
+                )
+        elif isinstance(request, ThreadsRetryAfterItemReq):
+            item = await self._item(thread_id, request.params.item_id, context)
+            if not isinstance(item, UserMessageItem):
+                raise _wrong_item(item, "a user message")
+        elif (
+            isinstance(request, ThreadsCustomActionReq | ThreadsSyncCustomActionReq)
+            and request.params.item_id is not None
+        ):
+            # A sender that is not a widget is the SDK's to report (an error event, or a 400).
+            await self._item(thread_id, request.params.item_id, context)
+
+    async def _item(self, thread_id: str, item_id: str, context: RequestContext) -> ThreadItem:
+        try:
+            return await self._store.load_item(thread_id, item_id, context)
+        except NotFoundError:
+            raise NotFound(
+                f"No item found with id '{item_id}' in thread '{thread_id}'.",
+                param="params.item_id",
+            ) from None
+
+
+def _wrong_item(item: ThreadItem, expected: str) -> InvalidRequest:
+    return InvalidRequest(
+        f"Item '{item.id}' is not {expected} (it is a {item.type}).",
+        param="params.item_id",
+        code="invalid_item",
+    )

@@ -137,6 +137,26 @@ item_feedback = Table(
     Column("created_at", Double, nullable=False),
 )
 
+# Spans of workflow runs whose session has tracing enabled; never sent to OpenAI.
+trace_spans = Table(
+    "trace_spans",
+    metadata,
+    Column("seq", Seq, primary_key=True, autoincrement=True),
+    Column("span_id", String(100), nullable=False),
+    Column("trace_id", String(100), nullable=False),
+    Column("parent_id", String(100), nullable=True),
+    Column("thread_id", String(64), nullable=False),
+    Column("session_id", String(64), nullable=False),
+    Column("workflow_id", String(200), nullable=False),
+    Column("kind", String(40), nullable=False),
+    Column("name", Text, nullable=True),
+    Column("started_at", Double, nullable=True),
+    Column("ended_at", Double, nullable=True),
+    Column("data", JSONValue, nullable=False),
+    Column("error", JSONValue, nullable=True),
+    Index("ix_trace_spans_thread", "thread_id", "seq"),
+)
+
 # Server-wide secrets (the URL-signing key), made on first use so that every process sharing the
 # database signs and checks the same way with no configuration.
 server_secrets = Table(

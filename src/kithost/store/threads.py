@@ -12,7 +12,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from kithost.core.pagination import ListParams, Page
 from kithost.core.threads import ItemRecord, ThreadRecord
 from kithost.store.pagination import paginate
-from kithost.store.tables import attachments, item_feedback, thread_items, threads
+from kithost.store.tables import (
+    attachments,
+    item_feedback,
+    thread_items,
+    threads,
+    trace_spans,
+)
 from kithost.store.upsert import insert_once, upsert
 
 
@@ -74,6 +80,7 @@ class ThreadRepository:
             await conn.execute(delete(attachments).where(attachments.c.thread_id == thread_id))
             # Items go explicitly too: SQLite enforces ON DELETE CASCADE only per connection.
             await conn.execute(delete(item_feedback).where(item_feedback.c.thread_id == thread_id))
+            await conn.execute(delete(trace_spans).where(trace_spans.c.thread_id == thread_id))
             await conn.execute(delete(thread_items).where(thread_items.c.thread_id == thread_id))
             result = await conn.execute(delete(threads).where(threads.c.id == thread_id))
         return storage_keys if result.rowcount else None

@@ -38,8 +38,14 @@ class WorkflowVersion:
 class WorkflowRegistry:
     def __init__(self, versions: Iterable[WorkflowVersion] = ()):
         self._by_id: dict[str, dict[str, WorkflowVersion]] = {}
+        self.replace(versions)
+
+    def replace(self, versions: Iterable[WorkflowVersion]) -> None:
+        """Swap in a new set of workflows at once (a reload); running turns keep theirs."""
+        by_id: dict[str, dict[str, WorkflowVersion]] = {}
         for version in versions:
-            self._by_id.setdefault(version.id, {})[version.version] = version
+            by_id.setdefault(version.id, {})[version.version] = version
+        self._by_id = by_id
 
     def check(self, workflow_id: str, version: str | None) -> None:
         self.resolve(workflow_id, version)

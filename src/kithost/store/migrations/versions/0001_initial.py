@@ -164,6 +164,30 @@ def upgrade() -> None:
     with op.batch_alter_table("item_feedback", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_item_feedback_thread_id"), ["thread_id"], unique=False)
     op.create_table(
+        "trace_spans",
+        sa.Column(
+            "seq",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            autoincrement=True,
+            nullable=False,
+        ),
+        sa.Column("span_id", sa.String(length=100), nullable=False),
+        sa.Column("trace_id", sa.String(length=100), nullable=False),
+        sa.Column("parent_id", sa.String(length=100), nullable=True),
+        sa.Column("thread_id", sa.String(length=64), nullable=False),
+        sa.Column("session_id", sa.String(length=64), nullable=False),
+        sa.Column("workflow_id", sa.String(length=200), nullable=False),
+        sa.Column("kind", sa.String(length=40), nullable=False),
+        sa.Column("name", sa.Text(), nullable=True),
+        sa.Column("started_at", sa.Double(), nullable=True),
+        sa.Column("ended_at", sa.Double(), nullable=True),
+        sa.Column("data", sa.JSON().with_variant(postgresql.JSONB(), "postgresql"), nullable=False),
+        sa.Column("error", sa.JSON().with_variant(postgresql.JSONB(), "postgresql"), nullable=True),
+        sa.PrimaryKeyConstraint("seq", name=op.f("pk_trace_spans")),
+    )
+    with op.batch_alter_table("trace_spans", schema=None) as batch_op:
+        batch_op.create_index("ix_trace_spans_thread", ["thread_id", "seq"], unique=False)
+    op.create_table(
         "server_secrets",
         sa.Column("name", sa.String(length=64), nullable=False),
         sa.Column("value", sa.String(length=200), nullable=False),
@@ -173,6 +197,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("server_secrets")
+    op.drop_table("trace_spans")
     op.drop_table("item_feedback")
     with op.batch_alter_table("thread_items", schema=None) as batch_op:
         batch_op.drop_index("ix_thread_items_thread_created")

@@ -1,0 +1,1 @@
+"""Where workflows come from: Agent Builder exports, declarative YAML files, built-ins."""

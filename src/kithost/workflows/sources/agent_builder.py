@@ -1,0 +1,173 @@
+"""Agent Builder exports, run unmodified.
+
+An export is a module with ``Agent(...)`` definitions, a ``WorkflowInput`` model and
+``async def run_workflow(workflow_input)`` that calls the non-streaming ``Runner.run``. kithost
+loads the file as it is and swaps the module's ``Runner`` for one that streams visible agents
+into the chat and gives every agent the thread's earlier turns (exports pass only the current
+message: chatkit-js#184).
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib.util
+import re
+import sys
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from agents import Agent, RunConfig, TResponseInputItem
+from agents.result import RunResultBase
+from chatkit.types import ThreadStreamEvent
+
+from kithost.workflows.base import Turn, stream_assistant_text, user_text
+from kithost.workflows.engine import WorkflowEngine
+from kithost.workflows.runtime import current_runtime
+from kithost.workflows.templating import render_placeholders
+
+WORKFLOW_ID = re.compile(r"^wf_[A-Za-z0-9_]+$")
+
+
+class WorkflowFileError(Exception):
+    """A workflow file that cannot be used; ``line`` points at the problem when known."""
+
+    def __init__(self, path: Path, reason: str, line: int | None = None):
+        super().__init__(f"{path}:{line or 1}: {reason}")
+        self.path = path
+        self.reason = reason
+        self.line = line
+
+
+def find_workflow_id(path: Path, source: str) -> str:
+    """The ``wf_…`` id an export names in ``trace_metadata={"workflow_id": …}``."""
+    try:
+        tree = ast.parse(source, filename=str(path))
+    except SyntaxError as error:
+        raise WorkflowFileError(path, f"not valid Python: {error.msg}", error.lineno) from None
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Dict):
+            for key, value in zip(node.keys, node.values, strict=True):
+                if (
+                    isinstance(key, ast.Constant)
+                    and key.value == "workflow_id"
+                    and isinstance(value, ast.Constant)
+                    and isinstance(value.value, str)
+                ):
+                    found.add(value.value)
+    if not found:
+        raise WorkflowFileError(
+            path, 'no workflow id: expected trace_metadata={"workflow_id": "wf_…"}'
+        )
+    if len(found) > 1:
+        raise WorkflowFileError(path, f"several workflow ids: {', '.join(sorted(found))}")
+    workflow_id = found.pop()
+    if not WORKFLOW_ID.fullmatch(workflow_id):
+        raise WorkflowFileError(path, f"invalid workflow id {workflow_id!r}")
+    return workflow_id
+
+
+def load_module(path: Path, workflow_id: str, version: str) -> ModuleType:
+    """Import the export under a private name; check it has what an export must have."""
+    name = f"kithost_workflow_{workflow_id}_{re.sub(r'[^A-Za-z0-9_]', '_', version)}"
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise WorkflowFileError(path, "cannot be imported")
+    module = importlib.util.module_from_spec(spec)
+    try:
+        spec.loader.exec_module(module)
+    except Exception as error:
+        line = _error_line(error, path)
+        reason = f"import failed: {type(error).__name__}: {error}"
+        raise WorkflowFileError(path, reason, line) from None
+    sys.modules.pop(name, None)
+    if not callable(getattr(module, "run_workflow", None)):
+        raise WorkflowFileError(path, "no `async def run_workflow(workflow_input)`")
+    if getattr(module, "WorkflowInput", None) is None:
+        raise WorkflowFileError(path, "no `class WorkflowInput(BaseModel)`")
+    return module
+
+
+def _error_line(error: Exception, path: Path) -> int | None:
+    traceback = error.__traceback__
+    line = None
+    while traceback is not None:
+        if traceback.tb_frame.f_code.co_filename == str(path):
+            line = traceback.tb_lineno
+        traceback = traceback.tb_next
+    return line
+
+
+class ExportRunner:
+    """Stands in for ``agents.Runner`` inside an export's module."""
+
+    @staticmethod
+    async def run(
+        starting_agent: Agent[Any],
+        input: str | list[TResponseInputItem],
+        *,
+        run_config: RunConfig | None = None,
+        max_turns: int | None = None,
+        **_ignored: Any,
+    ) -> RunResultBase:
+        runtime = current_runtime()
+        agent = render_placeholders(starting_agent, runtime.turn.state_variables)
+        return await runtime.run_agent(agent, input, run_config=run_config, max_turns=max_turns)
+
+
+@dataclass
+class AgentBuilderWorkflow:
+    """An export as a kithost workflow."""
+
+    path: Path
+    module: ModuleType
+    engine: WorkflowEngine
+
+    def __post_init__(self) -> None:
+        # The one change kithost makes to an export: its Runner, in memory only.
+        setattr(self.module, "Runner", ExportRunner)  # noqa: B010
+
+    @property
+    def title_model(self) -> str | None:
+        """The model of the export's first agent, for thread titles."""
+        for value in vars(self.module).values():
+            if isinstance(value, Agent) and isinstance(value.model, str):
+                return value.model
+        return None
+
+    def workflow_input(self, turn: Turn) -> Any:
+        """``WorkflowInput`` from the message, plus any field named like a state variable."""
+        model = self.module.WorkflowInput
+        values: dict[str, Any] = {"input_as_text": user_text(turn.input)}
+        fields = getattr(model, "model_fields", {})
+        for name, value in turn.state_variables.items():
+            if name in fields and name != "input_as_text":
+                values[name] = value
+        return model(**values)
+
+    async def respond(self, turn: Turn) -> AsyncIterator[ThreadStreamEvent]:
+        runtime = await self.engine.runtime(turn)
+        workflow_input = self.workflow_input(turn)
+        async for event in runtime.drive(lambda: self.module.run_workflow(workflow_input)):
+            yield event
+        if runtime.visible_messages == 0:
+            # Every agent was structured (or the export answered by itself): show its output.
+            text = _output_text(runtime.outcome)
+            if text:
+                async for event in stream_assistant_text(turn, _single(text)):
+                    yield event
+
+
+def _output_text(outcome: Any) -> str | None:
+    if isinstance(outcome, str):
+        return outcome
+    if isinstance(outcome, dict) and isinstance(outcome.get("output_text"), str):
+        return str(outcome["output_text"])
+    return None
+
+
+async def _single(text: str) -> AsyncIterator[str]:
+    yield text

@@ -1,0 +1,98 @@
+"""Trace spans of workflow runs, kept in kithost's own database and never sent to OpenAI.
+
+The Agents SDK reports spans to its processors; kithost installs its own processor in place of
+the default exporter. Spans are collected on the turn that made them (the turn runtime is in a
+context variable) and written when the turn ends — only when the session has tracing enabled.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from agents.tracing import Span, Trace, TracingProcessor, set_trace_processors
+
+from kithost.core.traces import SpanRecord
+from kithost.workflows.runtime import TurnRuntime, optional_runtime
+
+
+def _timestamp(value: str | None) -> float | None:
+    if not value:
+        return None
+    try:
+        return datetime.fromisoformat(value).timestamp()
+    except ValueError:
+        return None
+
+
+def _json_safe(value: Any) -> Any:
+    """Span payloads hold SDK objects; keep what JSON can say."""
+    return json.loads(json.dumps(value, default=str))
+
+
+def span_record(span: Span[Any], runtime: TurnRuntime) -> SpanRecord:
+    data = _json_safe(span.span_data.export())
+    session = runtime.turn.context.session
+    name = data.get("name") or data.get("model") or data.get("type")
+    return SpanRecord(
+        span_id=span.span_id,
+        trace_id=span.trace_id,
+        parent_id=span.parent_id,
+        thread_id=runtime.turn.thread.id,
+        session_id=session.id,
+        workflow_id=session.workflow.id,
+        kind=str(data.get("type", "custom")),
+        name=str(name) if name is not None else None,
+        started_at=_timestamp(span.started_at),
+        ended_at=_timestamp(span.ended_at),
+        data=data,
+        error=_json_safe(span.error) if span.error else None,
+    )
+
+
+class KithostTraceProcessor(TracingProcessor):
+    """Collects finished spans on their turn; drops those of turns with tracing off."""
+
+    def on_trace_start(self, trace: Trace) -> None:
+        pass
+
+    def on_trace_end(self, trace: Trace) -> None:
+        runtime = optional_runtime()
+        if runtime is None or not runtime.tracing_enabled:
+            return
+        exported = trace.export() or {}
+        runtime.spans.append(
+            SpanRecord(
+                span_id=trace.trace_id,
+                trace_id=trace.trace_id,
+                parent_id=None,
+                thread_id=runtime.turn.thread.id,
+                session_id=runtime.turn.context.session.id,
+                workflow_id=runtime.turn.context.session.workflow.id,
+                kind="trace",
+                name=trace.name,
+                started_at=None,
+                ended_at=None,
+                data=_json_safe(exported),
+            )
+        )
+
+    def on_span_start(self, span: Span[Any]) -> None:
+        pass
+
+    def on_span_end(self, span: Span[Any]) -> None:
+        runtime = optional_runtime()
+        if runtime is not None and runtime.tracing_enabled:
+            runtime.spans.append(span_record(span, runtime))
+
+    def shutdown(self) -> None:
+        pass
+
+    def force_flush(self) -> None:
+        pass
+
+
+def install_trace_processor() -> None:
+    """Replace the SDK's processors (its default exports to OpenAI) with kithost's."""
+    set_trace_processors([KithostTraceProcessor()])
