@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
+import signal
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
 from kithost import __version__
-from kithost.api import conversation, files, health, sessions, threads
+from kithost.api import conversation, files, health, sessions, threads, workflows
 from kithost.api.cors import BrowserCORS
 from kithost.api.errors import install_error_handlers
 from kithost.api.middleware import RequestContextMiddleware
-from kithost.services import open_services
+from kithost.services import Services, open_services
 from kithost.settings import Settings
+
+log = logging.getLogger("kithost")
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -22,11 +28,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        app.state.services = await open_services(resolved)
+        services = await open_services(resolved)
+        app.state.services = services
+        reload_on_hangup(services)
         try:
             yield
         finally:
-            await app.state.services.close()
+            await services.close()
 
     app = FastAPI(
         title="kithost",
@@ -45,6 +53,22 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         threads.router,
         conversation.router,
         files.router,
+        workflows.router,
     ):
         app.include_router(router)
     return app
+
+
+def reload_on_hangup(services: Services) -> None:
+    """``SIGHUP`` (``kithost workflows reload``) re-reads the workflows folder in place."""
+    if not hasattr(signal, "SIGHUP"):
+        return
+
+    def reload() -> None:
+        result = services.reload_workflows()
+        log.info(
+            "workflows reloaded: %d loaded, %d skipped", len(result.versions), len(result.problems)
+        )
+
+    with contextlib.suppress(NotImplementedError, RuntimeError):
+        asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, reload)

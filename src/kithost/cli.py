@@ -5,17 +5,25 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
+import signal
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
 
 from kithost.core.errors import KithostError
 from kithost.core.pagination import ListParams
+from kithost.core.traces import traces_to_wire
 from kithost.services import Services, open_services
 from kithost.settings import Settings
+from kithost.workflows.engine import WorkflowEngine
+from kithost.workflows.loader import LoadResult, load_folder
+from kithost.workflows.providers import ProviderConfig
 
 T = TypeVar("T")
+PID_FILE = "kithost.pid"
 
 app = typer.Typer(
     help="kithost: OpenAI's hosted ChatKit API, on your own machine.", no_args_is_help=True
@@ -26,8 +34,12 @@ keys_app = typer.Typer(
 sessions_app = typer.Typer(
     help="ChatKit sessions, for operators and quick trials.", no_args_is_help=True
 )
+workflows_app = typer.Typer(
+    help="Workflows: Agent Builder exports and declarative files.", no_args_is_help=True
+)
 app.add_typer(keys_app, name="keys")
 app.add_typer(sessions_app, name="sessions")
+app.add_typer(workflows_app, name="workflows")
 
 
 def _run(work: Callable[[Services], Awaitable[T]]) -> T:
@@ -79,6 +91,7 @@ def serve(
     if first_key:
         typer.echo(_first_key_banner(first_key, base_url))
     typer.echo(f"kithost is serving on {base_url} (database: {_safe_url(settings)})")
+    _write_pid_file(settings)
     logging.basicConfig(level=settings.log_level.upper())
     uvicorn.run(
         "kithost.app:create_app",
@@ -89,6 +102,12 @@ def serve(
         log_level=settings.log_level,
         proxy_headers=True,
     )
+
+
+def _write_pid_file(settings: Settings) -> None:
+    """Record this process for `kithost workflows reload` (uvicorn serves in this process)."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    (settings.data_dir / PID_FILE).write_text(str(os.getpid()))
 
 
 async def _first_admin_key(services: Services) -> str | None:
@@ -193,6 +212,80 @@ def sessions_cancel(session_id: str) -> None:
     """Cancel a session: its client secret stops working at once."""
     session = _run(lambda services: services.sessions.cancel(session_id))
     typer.echo(f"{session.id}  {session.status()}")
+
+
+@workflows_app.command("list")
+def workflows_list() -> None:
+    """List the workflows and versions a session may name (the newest is the default)."""
+
+    async def work(services: Services) -> list[Any]:
+        return [
+            (v, services.workflows.resolve(v.id).version == v.version)
+            for v in services.workflows.list()
+        ]
+
+    for version, default in _run(work):
+        mark = "*" if default else " "
+        typer.echo(f"{version.id}  {mark}{version.version:10}  {version.source:13}  {version.name}")
+
+
+@workflows_app.command("check")
+def workflows_check(
+    folder: Annotated[Path, typer.Argument(help="Folder to check (KITHOST_WORKFLOWS_DIR).")],
+) -> None:
+    """Load every file in FOLDER and report each problem as file:line: reason."""
+
+    async def check() -> LoadResult:
+        # No database needed: only the files are read and imported.
+        engine = WorkflowEngine(
+            ProviderConfig.from_settings(Settings()), read_bytes=_no_bytes, record_spans=_no_spans
+        )
+        try:
+            return load_folder(folder, engine, log_problems=False)
+        finally:
+            await engine.close()
+
+    result = asyncio.run(check())
+    for version in result.versions:
+        typer.echo(f"ok       {version.id} version {version.version} ({version.source})")
+    for problem in result.problems:
+        typer.secho(f"{problem.path}:{problem.line or 1}: {problem.reason}", err=True, fg="red")
+    if result.problems or not folder.is_dir():
+        if not folder.is_dir():
+            typer.secho(f"{folder}: not a folder", err=True, fg="red")
+        raise typer.Exit(code=1)
+
+
+async def _no_bytes(_attachment_id: str) -> bytes:
+    return b""
+
+
+async def _no_spans(_spans: list[Any]) -> None:
+    return None
+
+
+@workflows_app.command("reload")
+def workflows_reload() -> None:
+    """Tell the running server (its pid file under KITHOST_DATA_DIR) to re-read the folder."""
+    pid_file = Settings().data_dir / PID_FILE
+    try:
+        pid = int(pid_file.read_text().strip())
+        os.kill(pid, signal.SIGHUP)
+    except (FileNotFoundError, ValueError, ProcessLookupError):
+        typer.secho(f"error: no running kithost found through {pid_file}", err=True, fg="red")
+        raise typer.Exit(code=1) from None
+    typer.echo(f"asked kithost (pid {pid}) to reload its workflows")
+
+
+@app.command()
+def traces(thread_id: str) -> None:
+    """Print the recorded runs of a thread (sessions with tracing enabled) as JSON."""
+
+    async def work(services: Services) -> dict[str, Any]:
+        await services.threads.get(thread_id)
+        return traces_to_wire(await services.traces.for_thread(thread_id))
+
+    _print_json(_run(work))
 
 
 def main() -> None:

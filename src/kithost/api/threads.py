@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query
 
 from kithost.api.deps import AdminKey, AppServices
 from kithost.api.listing import ListQuery
+from kithost.core.traces import traces_to_wire
 from kithost.core.validation import check_text
 
 router = APIRouter(prefix="/v1/chatkit/threads", dependencies=[AdminKey])
@@ -38,6 +39,13 @@ async def delete_thread(thread_id: str, services: AppServices) -> Any:
     check_text(thread_id, "thread_id")
     await services.threads.delete(thread_id)
     return {"id": thread_id, "object": "chatkit.thread.deleted", "deleted": True}
+
+
+@router.get("/{thread_id}/traces")
+async def list_thread_traces(thread_id: str, services: AppServices) -> Any:
+    """Extension: the recorded runs of a thread (sessions with ``tracing.enabled``)."""
+    await services.threads.get(thread_id)
+    return traces_to_wire(await services.traces.for_thread(thread_id))
 
 
 @router.get("/{thread_id}/items")

@@ -37,7 +37,7 @@ def version_from_filename(path: Path) -> str:
     return version if sep and version else DEFAULT_VERSION
 
 
-def load_folder(folder: Path, engine: WorkflowEngine) -> LoadResult:
+def load_folder(folder: Path, engine: WorkflowEngine, *, log_problems: bool = True) -> LoadResult:
     """Load every workflow file in ``folder``; a bad file is a problem, not a crash."""
     result = LoadResult()
     if not folder.is_dir():
@@ -66,7 +66,7 @@ def load_folder(folder: Path, engine: WorkflowEngine) -> LoadResult:
             continue
         seen[key] = path
         result.versions.append(version)
-    for problem in result.problems:
+    for problem in result.problems if log_problems else ():
         log.warning("workflow skipped: %s", problem)
     return result
 
