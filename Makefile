@@ -6,7 +6,7 @@ INSTALLED := $(VENV)/.installed
 NODE_DIR := tests/node
 NODE_INSTALLED := $(NODE_DIR)/node_modules/.installed
 
-.PHONY: serve test lint typecheck pytest bench lock clean
+.PHONY: serve test lint typecheck pytest lock clean
 
 $(INSTALLED): pyproject.toml requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -25,17 +25,14 @@ serve: $(INSTALLED)
 test: $(INSTALLED) $(NODE_INSTALLED) lint typecheck pytest
 
 lint: $(INSTALLED)
-	$(BIN)/ruff check src tests bench
-	$(BIN)/ruff format --check src tests bench
+	$(BIN)/ruff check src tests
+	$(BIN)/ruff format --check src tests
 
 typecheck: $(INSTALLED)
 	$(BIN)/mypy
 
 pytest: $(INSTALLED) $(NODE_INSTALLED)
 	$(BIN)/pytest
-
-bench: $(INSTALLED)
-	$(BIN)/python -m bench
 
 # Refresh requirements.lock from pyproject.toml (run after changing dependencies).
 lock:
