@@ -18,6 +18,7 @@ from kithost.core.pagination import ListParams
 from kithost.core.traces import traces_to_wire
 from kithost.services import Services, open_services
 from kithost.settings import Settings
+from kithost.workflows.builtin import DEMO_WORKFLOW_ID as BUILTIN_DEMO
 from kithost.workflows.engine import WorkflowEngine
 from kithost.workflows.loader import LoadResult, load_folder
 from kithost.workflows.providers import ProviderConfig
@@ -86,13 +87,15 @@ def serve(
     settings = Settings()
     overrides = {k: v for k, v in {"host": host, "port": port}.items() if v is not None}
     settings = settings.model_copy(update=overrides)
-    first_key = _run(lambda services: _first_admin_key(services))
+    first_key, workflow_id, model_line = _run(_startup)
     base_url = f"http://{settings.host}:{settings.port}"
     if first_key:
-        typer.echo(_first_key_banner(first_key, base_url))
+        typer.echo(_first_key_banner(first_key, base_url, workflow_id))
+    typer.echo(model_line)
     typer.echo(f"kithost is serving on {base_url} (database: {_safe_url(settings)})")
     _write_pid_file(settings)
     logging.basicConfig(level=settings.log_level.upper())
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     uvicorn.run(
         "kithost.app:create_app",
         factory=True,
@@ -110,15 +113,33 @@ def _write_pid_file(settings: Settings) -> None:
     (settings.data_dir / PID_FILE).write_text(str(os.getpid()))
 
 
-async def _first_admin_key(services: Services) -> str | None:
-    """Create an admin key on first start when none is configured; return it once."""
-    if services.settings.api_keys or await services.api_keys.count_active():
-        return None
-    _record, key = await services.api_keys.create("first key (made by serve)")
-    return key
+async def _startup(services: Services) -> tuple[str | None, str, str]:
+    """Make a first admin key if none exists; pick the workflow to suggest.
+
+    Returns the new key (or None), a workflow id for the snippet — the first user workflow when
+    a model provider is configured, else the offline demo — and a line describing the model.
+    """
+    key = None
+    if not services.settings.api_keys and not await services.api_keys.count_active():
+        _record, key = await services.api_keys.create("first key (made by serve)")
+    own = [v for v in services.workflows.list() if v.source != "builtin"]
+    folder = services.settings.workflows_dir
+    if services.workflow_engine.configured and own:
+        config = services.workflow_engine.provider.config
+        where = config.base_url or "OpenAI"
+        line = f"Workflows: {len(own)} from {folder}/, answered by {where} ({config.api})."
+        return key, own[0].id, line
+    if own:
+        line = (
+            f"Workflows: {len(own)} from {folder}/, but no model provider is configured "
+            "(OPENAI_API_KEY or OPENAI_BASE_URL); the offline wf_kithost_demo answers meanwhile."
+        )
+    else:
+        line = f"Workflows: none in {folder}/; the offline wf_kithost_demo answers."
+    return key, BUILTIN_DEMO, line
 
 
-def _first_key_banner(key: str, base_url: str) -> str:
+def _first_key_banner(key: str, base_url: str, workflow_id: str) -> str:
     return f"""
 A new admin API key was made. It is shown only now; kithost keeps only its hash.
 
@@ -130,7 +151,7 @@ Create a ChatKit session with the official Python SDK:
 
     client = OpenAI(base_url="{base_url}/v1", api_key="{key}")
     session = client.beta.chatkit.sessions.create(
-        user="user_123", workflow={{"id": "wf_kithost_demo"}}
+        user="user_123", workflow={{"id": "{workflow_id}"}}
     )
     print(session.client_secret)
 """

@@ -13,6 +13,7 @@ from kithost.api.deps import AppServices, ClientContext
 from kithost.core.errors import InvalidRequest, NotFound
 from kithost.core.signing import content_path, upload_path
 from kithost.core.uploads import IMAGE_MIME_TYPES, normalise_mime_type
+from kithost.core.validation import contains_nul
 
 router = APIRouter(prefix="/v1/chatkit/files")
 
@@ -65,10 +66,18 @@ async def _file_part(request: Request, max_bytes: int) -> UploadFile:
 async def upload_file(request: Request, services: AppServices, context: ClientContext) -> Any:
     """Direct upload (hosted ``/v1/chatkit/files``, chatkit-js ``direct`` strategy)."""
     file = await _file_part(request, services.uploads_policy.max_bytes(context.session))
+    name = file.filename or "upload"
+    if contains_nul(name):
+        await file.close()
+        raise InvalidRequest(
+            "The file name contains a NUL character (\\u0000), which is not allowed.",
+            param="file",
+            code="invalid_value",
+        )
     try:
         attachment = await services.uploads.upload_direct(
             context,
-            name=file.filename or "upload",
+            name=name,
             mime_type=normalise_mime_type(file.content_type),
             chunks=_chunks(file),
         )

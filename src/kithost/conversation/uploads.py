@@ -86,9 +86,15 @@ class Uploads(AttachmentStore[RequestContext]):
         """``POST /v1/chatkit/files``: store the bytes and the attachment in one step."""
         session = context.session
         kind = self._policy.check_declared(session, mime_type, None)
-        await self._claim_slot(session)
         attachment_id = self.generate_attachment_id(kind, context)
         size = await self._write(session, attachment_id, kind, chunks)
+        # Claimed only once the bytes passed their checks: a refused file (too large, not what
+        # it claims to be) is no upload, and must not use up one of the session's max_files.
+        try:
+            await self._claim_slot(session)
+        except InvalidRequest:
+            await self._blobs.delete(attachment_id)
+            raise
         attachment = self._attachment(attachment_id, name, kind, context, None)
         await self._attachments.save(
             AttachmentRecord(
