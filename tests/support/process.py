@@ -48,7 +48,7 @@ class KithostProcess:
         env.update(self.extra_env)
         return env
 
-    def start(self, timeout: float = 30.0) -> KithostProcess:
+    def start(self, timeout: float = 90.0) -> KithostProcess:
         with self.log_path.open("ab") as log:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "kithost", "serve", "--port", str(self.port)],

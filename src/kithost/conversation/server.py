@@ -48,6 +48,7 @@ class KithostChatKitServer(ChatKitServer[RequestContext]):
         super().__init__(store, attachment_store)
         self.workflows = workflows
         self.engine = engine
+        self._untitled_inputs: dict[str, str] = {}
 
     def _runnable(self, context: RequestContext) -> Any:
         workflow = context.session.workflow
@@ -65,12 +66,17 @@ class KithostChatKitServer(ChatKitServer[RequestContext]):
     ) -> AsyncIterator[ThreadStreamEvent]:
         turn = Turn(thread=thread, input=input_user_message, context=context, store=self.store)
         runnable = self._runnable(context)
+        if input_user_message is not None:
+            # Kept in case of Stop, so that a cancelled first exchange still titles the thread.
+            self._untitled_inputs[thread.id] = user_text(input_user_message)
         try:
             async for event in runnable.respond(turn):
                 yield event
         except CustomStreamError:
+            self._untitled_inputs.pop(thread.id, None)
             raise
         except Exception as error:
+            self._untitled_inputs.pop(thread.id, None)
             log.warning(
                 "workflow %s failed on thread %s",
                 context.session.workflow.id,
@@ -78,6 +84,8 @@ class KithostChatKitServer(ChatKitServer[RequestContext]):
                 exc_info=error,
             )
             raise CustomStreamError(describe_failure(error), allow_retry=True) from error
+        # On Stop, cancellation skips this: handle_stream_cancelled takes the entry instead.
+        self._untitled_inputs.pop(thread.id, None)
         await self._title(thread, input_user_message, context, runnable)
 
     async def _title(
@@ -141,6 +149,10 @@ class KithostChatKitServer(ChatKitServer[RequestContext]):
         # the partial answer, or the next await would be cancelled too and lose it.
         with anyio.CancelScope(shield=True):
             await super().handle_stream_cancelled(thread, pending_items, context)
+            text = self._untitled_inputs.pop(thread.id, None)
+            if text and not thread.title and context.session.configuration.titling_enabled:
+                thread.title = fallback_title(text)
+                await self.store.save_thread(thread, context)
 
     async def add_feedback(
         self,
