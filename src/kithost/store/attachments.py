@@ -50,14 +50,19 @@ class AttachmentRepository:
         async with self._engine.begin() as conn:
             await upsert(conn, attachments, values, key=["id"], update=mutable)
 
-    async def bind_to_thread(
-        self, attachment_id: str, thread_id: str, data: dict[str, Any]
+    async def update_metadata(
+        self, attachment_id: str, name: str, data: dict[str, Any], thread_id: str | None
     ) -> None:
+        """Replace the ChatKit metadata, binding to ``thread_id`` if given (never unbinding).
+
+        The owner, the session and the upload state (size, storage key) stay as they are.
+        """
+        values: dict[str, Any] = {"name": name, "data": data}
+        if thread_id is not None:
+            values["thread_id"] = thread_id
         async with self._engine.begin() as conn:
             await conn.execute(
-                update(attachments)
-                .where(attachments.c.id == attachment_id)
-                .values(thread_id=thread_id, data=data)
+                update(attachments).where(attachments.c.id == attachment_id).values(**values)
             )
 
     async def get(self, attachment_id: str) -> AttachmentRecord | None:

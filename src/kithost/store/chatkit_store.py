@@ -195,8 +195,11 @@ class SqlChatKitStore(Store[RequestContext]):
         if existing is not None:
             if existing.user != context.user:
                 raise NotFoundError(f"Attachment {attachment.id} not found")
-            if attachment.thread_id:
-                await self._attachments.bind_to_thread(attachment.id, attachment.thread_id, data)
+            # An upsert (chatkit >= 1.6.0): the new metadata replaces the old; once bound to a
+            # thread, the attachment stays bound.
+            thread_id = attachment.thread_id or existing.thread_id
+            data["thread_id"] = thread_id
+            await self._attachments.update_metadata(attachment.id, attachment.name, data, thread_id)
             return
         await self._attachments.save(
             AttachmentRecord(

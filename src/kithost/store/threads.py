@@ -117,10 +117,19 @@ class ThreadRepository:
         return inserted
 
     async def save_item(self, item: ItemRecord) -> None:
-        """Insert or replace an item's content, keeping its place in the thread."""
+        """Insert or replace an item's content, keeping its place in the thread.
+
+        Only an item of ``item.thread_id`` is replaced: ids are unique across threads, and an
+        item of another thread (perhaps another user's) with this id is left alone.
+        """
         async with self._engine.begin() as conn:
             await upsert(
-                conn, thread_items, _item_values(item), key=["id"], update=("data", "type")
+                conn,
+                thread_items,
+                _item_values(item),
+                key=["id"],
+                update=("data", "type"),
+                guard=("thread_id",),
             )
             await _touch(conn, item.thread_id)
 
@@ -157,6 +166,11 @@ class ThreadRepository:
 
     async def delete_item(self, thread_id: str, item_id: str) -> None:
         async with self._engine.begin() as conn:
+            await conn.execute(
+                delete(item_feedback).where(
+                    item_feedback.c.thread_id == thread_id, item_feedback.c.item_id == item_id
+                )
+            )
             await conn.execute(
                 delete(thread_items).where(
                     thread_items.c.thread_id == thread_id, thread_items.c.id == item_id

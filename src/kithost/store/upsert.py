@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Table
+from sqlalchemy import Table, and_
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -21,11 +21,20 @@ async def upsert(
     values: dict[str, Any],
     key: Sequence[str],
     update: Sequence[str],
+    guard: Sequence[str] = (),
 ) -> None:
-    """Insert ``values``, or update the ``update`` columns of the row that has the same ``key``."""
+    """Insert ``values``, or update the ``update`` columns of the row that has the same ``key``.
+
+    With ``guard``, the existing row is updated only if it already has the same values in those
+    columns (say, the same owner); otherwise it is left alone.
+    """
     statement = _insert(conn, table).values(**values)
     statement = statement.on_conflict_do_update(
-        index_elements=list(key), set_={name: statement.excluded[name] for name in update}
+        index_elements=list(key),
+        set_={name: statement.excluded[name] for name in update},
+        where=and_(*(table.c[name] == statement.excluded[name] for name in guard))
+        if guard
+        else None,
     )
     await conn.execute(statement)
 
