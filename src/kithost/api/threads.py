@@ -44,6 +44,7 @@ async def delete_thread(thread_id: str, services: AppServices) -> Any:
 @router.get("/{thread_id}/traces")
 async def list_thread_traces(thread_id: str, services: AppServices) -> Any:
     """Extension: the recorded runs of a thread (sessions with ``tracing.enabled``)."""
+    check_text(thread_id, "thread_id")
     await services.threads.get(thread_id)
     return traces_to_wire(await services.traces.for_thread(thread_id))
 
