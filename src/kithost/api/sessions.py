@@ -22,7 +22,6 @@ async def create_session(services: AppServices, body: Annotated[Any, Depends(jso
 
 @router.post("/{session_id}/cancel")
 async def cancel_session(session_id: str, services: AppServices) -> Any:
-    check_text(session_id, "session_id")
     session = await services.sessions.cancel(session_id)
     return session.to_wire()
 
@@ -30,7 +29,6 @@ async def cancel_session(session_id: str, services: AppServices) -> Any:
 @router.get("/{session_id}")
 async def retrieve_session(session_id: str, services: AppServices) -> Any:
     """Extension: the session as stored; its secret is never shown again after creation."""
-    check_text(session_id, "session_id")
     session = await services.sessions.get(session_id)
     return session.to_wire()
 

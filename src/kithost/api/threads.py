@@ -29,14 +29,12 @@ async def list_threads(
 
 @router.get("/{thread_id}")
 async def retrieve_thread(thread_id: str, services: AppServices) -> Any:
-    check_text(thread_id, "thread_id")
     thread = await services.threads.get(thread_id)
     return thread.to_wire()
 
 
 @router.delete("/{thread_id}")
 async def delete_thread(thread_id: str, services: AppServices) -> Any:
-    check_text(thread_id, "thread_id")
     await services.threads.delete(thread_id)
     return {"id": thread_id, "object": "chatkit.thread.deleted", "deleted": True}
 
@@ -44,13 +42,11 @@ async def delete_thread(thread_id: str, services: AppServices) -> Any:
 @router.get("/{thread_id}/traces")
 async def list_thread_traces(thread_id: str, services: AppServices) -> Any:
     """Extension: the recorded runs of a thread (sessions with ``tracing.enabled``)."""
-    check_text(thread_id, "thread_id")
     await services.threads.get(thread_id)
     return traces_to_wire(await services.traces.for_thread(thread_id))
 
 
 @router.get("/{thread_id}/items")
 async def list_thread_items(thread_id: str, services: AppServices, params: ListQuery) -> Any:
-    check_text(thread_id, "thread_id")
     page = await services.threads.list_items(thread_id, params)
     return page.to_wire(lambda item: item.to_wire())

@@ -19,7 +19,7 @@ from kithost.core.sessions import (
     SessionWorkflow,
     state_variable_problem,
 )
-from kithost.core.validation import parse_model
+from kithost.core.validation import check_text, parse_model
 
 
 class SessionRepo(Protocol):
@@ -133,6 +133,7 @@ class SessionService:
 
 
 def _check_session_id(session_id: str) -> None:
+    check_text(session_id, "session_id")
     if not session_id.startswith(ids.SESSION_PREFIX.rstrip("_")):
         raise invalid_id("session_id", session_id, "cksess")
 

@@ -8,6 +8,7 @@ from kithost.core.errors import NotFound, invalid_id
 from kithost.core.ids import THREAD_PREFIX
 from kithost.core.pagination import ListParams, Page
 from kithost.core.threads import REST_ITEM_TYPES, ItemRecord, ThreadRecord
+from kithost.core.validation import check_text
 
 
 class ThreadRepo(Protocol):
@@ -58,6 +59,7 @@ class ThreadService:
 
 
 def _check_thread_id(thread_id: str) -> None:
+    check_text(thread_id, "thread_id")
     if not thread_id.startswith(THREAD_PREFIX.rstrip("_")):
         raise invalid_id("thread_id", thread_id, "cthr")
 

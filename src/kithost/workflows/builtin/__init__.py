@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from kithost.workflows.builtin.demo import DemoWorkflow
 from kithost.workflows.builtin.echo import EchoWorkflow
+from kithost.workflows.builtin_ids import DEMO_WORKFLOW_ID, ECHO_WORKFLOW_ID
 from kithost.workflows.registry import WorkflowVersion
 
-DEMO_WORKFLOW_ID = "wf_kithost_demo"
-ECHO_WORKFLOW_ID = "wf_kithost_echo"
+__all__ = ["DEMO_WORKFLOW_ID", "ECHO_WORKFLOW_ID", "builtin_workflows"]
 
 
 def builtin_workflows() -> list[WorkflowVersion]:
