@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import anyio
-from agents import Agent, RunConfig, Runner, TResponseInputItem
+from agents import Agent, ModelSettings, RunConfig, Runner, TResponseInputItem
 from agents.result import RunResultBase
 from chatkit.agents import AgentContext, stream_agent_response
 from chatkit.types import AssistantMessageItem, ThreadItemDoneEvent, ThreadStreamEvent
@@ -81,8 +81,17 @@ class TurnRuntime:
 
     def run_config(self, given: RunConfig | None = None) -> RunConfig:
         base = given or RunConfig()
+        settings = base.model_settings
+        if self.provider.config.api == "chat_completions":
+            # A compatible server streams token usage only when asked, and the SDK asks only
+            # OpenAI itself; without it, traces would show no usage. An explicit choice wins.
+            usage = ModelSettings(include_usage=True)
+            settings = usage.resolve(settings) if settings else usage
         return dataclasses.replace(
-            base, model_provider=self.provider, tracing_disabled=not self.tracing_enabled
+            base,
+            model_provider=self.provider,
+            tracing_disabled=not self.tracing_enabled,
+            model_settings=settings,
         )
 
     async def run_agent(

@@ -11,7 +11,13 @@ import json
 from datetime import datetime
 from typing import Any
 
-from agents.tracing import Span, Trace, TracingProcessor, set_trace_processors
+from agents.tracing import (
+    Span,
+    Trace,
+    TracingProcessor,
+    set_trace_processors,
+    set_tracing_disabled,
+)
 
 from kithost.core.traces import SpanRecord
 from kithost.workflows.runtime import TurnRuntime, optional_runtime
@@ -94,5 +100,11 @@ class KithostTraceProcessor(TracingProcessor):
 
 
 def install_trace_processor() -> None:
-    """Replace the SDK's processors (its default exports to OpenAI) with kithost's."""
+    """Replace the SDK's processors (its default exports to OpenAI) with kithost's.
+
+    Tracing is then switched on for the process even when ``OPENAI_AGENTS_DISABLE_TRACING`` is
+    set (the usual advice to keep the SDK from exporting to OpenAI): nothing is exported any
+    more, and each session's ``workflow.tracing.enabled`` decides what is recorded.
+    """
     set_trace_processors([KithostTraceProcessor()])
+    set_tracing_disabled(False)

@@ -35,6 +35,7 @@ class WorkflowFileError(Exception):
     """A workflow file that cannot be used; ``line`` points at the problem when known."""
 
     def __init__(self, path: Path, reason: str, line: int | None = None):
+        reason = " ".join(reason.split())  # one line: `file:line: reason`, as compilers print
         super().__init__(f"{path}:{line or 1}: {reason}")
         self.path = path
         self.reason = reason

@@ -58,7 +58,7 @@ def load_spec(path: Path) -> tuple[DeclarativeSpec, int]:
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         raise WorkflowFileError(
-            path, f"not valid YAML: {error}", mark.line + 1 if mark else None
+            path, f"not valid YAML: {_yaml_problem(error)}", mark.line + 1 if mark else None
         ) from None
     if not isinstance(data, dict):
         raise WorkflowFileError(path, "expected a mapping with at least `id`")
@@ -82,6 +82,13 @@ def load_spec(path: Path) -> tuple[DeclarativeSpec, int]:
             _line_of(path, "tools"),
         )
     return spec, _line_of(path, "id") or 1
+
+
+def _yaml_problem(error: yaml.YAMLError) -> str:
+    """PyYAML's message without its source excerpts (the line is reported separately)."""
+    if isinstance(error, yaml.MarkedYAMLError):
+        return "; ".join(part for part in (error.context, error.problem) if part)
+    return str(error)
 
 
 def _line_of(path: Path, key: str) -> int | None:
