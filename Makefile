@@ -5,8 +5,10 @@ BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 NODE_DIR := tests/node
 NODE_INSTALLED := $(NODE_DIR)/node_modules/.installed
+# The console's browser tests drive Debian's Chromium (Playwright cannot download its own here).
+CHROMIUM := /usr/bin/chromium
 
-.PHONY: serve test lint typecheck pytest lock clean
+.PHONY: serve test lint typecheck pytest screenshots bench lock clean
 
 $(INSTALLED): pyproject.toml requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -19,10 +21,14 @@ $(NODE_INSTALLED): $(NODE_DIR)/package.json $(NODE_DIR)/package-lock.json
 	cd $(NODE_DIR) && npm ci --silent --no-audit --no-fund
 	touch $@
 
-serve: $(INSTALLED)
-	$(BIN)/kithost serve
+$(CHROMIUM):
+	test -x $(CHROMIUM) || (apt-get update && apt-get install -y chromium)
 
-test: $(INSTALLED) $(NODE_INSTALLED) lint typecheck pytest
+# The chat at http://127.0.0.1:8000 signs in with the demo sign-in (off unless this is set).
+serve: $(INSTALLED)
+	KITHOST_DEMO_SIGNIN=true $(BIN)/kithost serve
+
+test: $(INSTALLED) $(NODE_INSTALLED) $(CHROMIUM) lint typecheck pytest
 
 lint: $(INSTALLED)
 	$(BIN)/ruff check src tests
@@ -31,8 +37,16 @@ lint: $(INSTALLED)
 typecheck: $(INSTALLED)
 	$(BIN)/mypy
 
-pytest: $(INSTALLED) $(NODE_INSTALLED)
+pytest: $(INSTALLED) $(NODE_INSTALLED) $(CHROMIUM)
 	$(BIN)/pytest
+
+# Benchmarks B1-B4 against their anchors, one table (not part of `make test`; BENCHMARKS.md).
+bench: $(INSTALLED)
+	$(BIN)/python -m bench
+
+# Refresh docs/screenshot-chat.png and docs/screenshot-admin.png from the browser tests.
+screenshots: $(INSTALLED) $(CHROMIUM)
+	KITHOST_SCREENSHOT_DIR=$(CURDIR)/docs $(BIN)/pytest tests/test_console_browser.py -k "admin_console and sqlite"
 
 # Refresh requirements.lock from pyproject.toml (run after changing dependencies).
 lock:

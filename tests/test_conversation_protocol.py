@@ -8,6 +8,7 @@ known in advance.
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -147,26 +148,49 @@ def test_threads_create_streams_sse_in_the_sdk_order(chat: ChatFactory) -> None:
     assert updated["title"] == "Plan a trip to Lisbon"
 
 
-def test_demo_workflow_streams_a_task_group_then_a_reply(
+def test_demo_workflow_streams_progress_tasks_a_reply_and_a_widget(
     chat: ChatFactory, admin: openai.OpenAI
 ) -> None:
     client = chat.open(workflow=DEMO)
     result = client.create_thread("What can you do?")
     assert result.status_code == 200
     kinds = [(e["type"], e.get("item", {}).get("type")) for e in result.events]
+    progress = kinds.index(("progress_update", None))
     workflow_added = kinds.index(("thread.item.added", "workflow"))
     workflow_done = kinds.index(("thread.item.done", "workflow"))
     assistant_added = kinds.index(("thread.item.added", "assistant_message"))
+    widget_done = kinds.index(("thread.item.done", "widget"))
     assert kinds[2] == ("stream_options", None)
-    assert workflow_added < workflow_done < assistant_added
+    assert progress < workflow_added < workflow_done < assistant_added < widget_done
     assert "What can you do?" in result.assistant_text()
+    widget = result.events[widget_done]["item"]["widget"]
+    assert widget["type"] == "Card"
+    button = widget["children"][-1]
+    assert button["type"] == "Button"
+    assert button["onClickAction"]["type"] == "kithost.demo.more"
 
     items = admin.beta.chatkit.threads.list_items(result.thread_id, order="asc").data
     assert [item.type for item in items] == [
         "chatkit.user_message",
         "chatkit.task_group",
         "chatkit.assistant_message",
+        "chatkit.widget",
     ]
+    assert json.loads(items[-1].model_dump()["widget"]) == widget
+
+    # The card's button comes back as an action: a notice, then an answer in the same thread.
+    widget_id = result.events[widget_done]["item"]["id"]
+    action = client.stream(
+        "threads.custom_action",
+        thread_id=result.thread_id,
+        item_id=widget_id,
+        action={"type": "kithost.demo.more", "payload": {"words": 4}},
+    )
+    assert action.status_code == 200
+    assert action.of_type("notice")[0]["level"] == "info"
+    assert "OpenAI's hosted ChatKit API" in action.assistant_text()
+    items = admin.beta.chatkit.threads.list_items(result.thread_id, order="asc").data
+    assert [item.type for item in items][-1] == "chatkit.assistant_message"
 
 
 def test_a_multi_turn_conversation(chat: ChatFactory) -> None:

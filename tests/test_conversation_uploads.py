@@ -386,3 +386,50 @@ def test_attachments_delete_removes_the_bytes(chat: ChatFactory, server: Kithost
     assert httpx.get(image["preview_url"]).status_code == 404
     unusable = client.create_thread("gone", [image["id"]])
     assert unusable.status_code == 404
+
+
+def _rewrite_stored_previews(database_url: str, thread_id: str, urls: list[str]) -> None:
+    """Replace the preview links stored in the thread's first item (as an old row would hold)."""
+    from dataclasses import replace
+
+    from kithost.core.pagination import ListParams
+    from kithost.store.threads import ThreadRepository
+
+    async def run() -> None:
+        engine = create_engine(database_url)
+        try:
+            repo = ThreadRepository(engine)
+            first = (await repo.list_items(thread_id, ListParams(order="asc", limit=1))).data[0]
+            attachments = [
+                {**attachment, "preview_url": url}
+                for attachment, url in zip(first.data["attachments"], urls, strict=True)
+            ]
+            await repo.save_item(replace(first, data={**first.data, "attachments": attachments}))
+        finally:
+            await engine.dispose()
+
+    asyncio.run(run())
+
+
+def test_stored_preview_links_are_handed_out_fresh(
+    chat: ChatFactory, server: KithostProcess, admin: openai.OpenAI
+) -> None:
+    client = uploader(chat)
+    ours = client.upload("cat.png", PNG, "image/png").json()
+    theirs = client.upload("dog.png", PNG, "image/png").json()
+    thread_id = client.create_thread("two cats", [ours["id"], theirs["id"]]).thread_id
+    expired = with_query(ours["preview_url"], expires="1")
+    foreign = "https://files.example.com/dog.png"
+    _rewrite_stored_previews(server.database_url, thread_id, [expired, foreign])
+    assert httpx.get(expired).status_code == 404
+
+    rest = admin.beta.chatkit.threads.list_items(thread_id, order="asc").data[0]
+    rest_links = [a["preview_url"] for a in rest.model_dump()["attachments"]]
+    chat_links = [
+        a["preview_url"] for a in client.get_thread(thread_id)["items"]["data"][0]["attachments"]
+    ]
+    for links in (rest_links, chat_links):
+        # kithost's own link is signed anew on every read; a link that is not kithost's (an
+        # import whose bytes stayed at the source) is left as it was.
+        assert httpx.get(links[0]).content == PNG
+        assert links[1] == foreign

@@ -12,7 +12,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from kithost import __version__
-from kithost.api import conversation, files, health, sessions, threads, workflows
+from kithost.api import console, conversation, files, health, sessions, threads, workflows
 from kithost.api.cors import BrowserCORS
 from kithost.api.errors import install_error_handlers
 from kithost.api.middleware import RequestContextMiddleware
@@ -54,8 +54,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         conversation.router,
         files.router,
         workflows.router,
+        console.router,
     ):
         app.include_router(router)
+    app.mount("/static", console.static_files(), name="static")
     return app
 
 

@@ -9,19 +9,24 @@ import os
 import signal
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 
 from kithost.core.errors import KithostError
 from kithost.core.pagination import ListParams
 from kithost.core.traces import traces_to_wire
-from kithost.services import Services, open_services
+from kithost.importer.command import register_import
 from kithost.settings import Settings
-from kithost.workflows.builtin import DEMO_WORKFLOW_ID as BUILTIN_DEMO
-from kithost.workflows.engine import WorkflowEngine
-from kithost.workflows.loader import LoadResult, load_folder
-from kithost.workflows.providers import ProviderConfig
+from kithost.workflows.builtin_ids import DEMO_WORKFLOW_ID
+
+if TYPE_CHECKING:
+    from kithost.services import Services
+    from kithost.store.api_keys import ApiKeyRepository
+    from kithost.workflows.loader import LoadResult
+
+# The heavy imports (the Agents SDK, ChatKit) happen inside the commands that need them, so
+# that `kithost keys …` or `kithost --help` answer at once.
 
 T = TypeVar("T")
 PID_FILE = "kithost.pid"
@@ -41,10 +46,12 @@ workflows_app = typer.Typer(
 app.add_typer(keys_app, name="keys")
 app.add_typer(sessions_app, name="sessions")
 app.add_typer(workflows_app, name="workflows")
+register_import(app)
 
 
 def _run(work: Callable[[Services], Awaitable[T]]) -> T:
     """Run ``work`` with freshly built services on a migrated database."""
+    from kithost.services import open_services
 
     async def main() -> T:
         services = await open_services(Settings())
@@ -53,8 +60,32 @@ def _run(work: Callable[[Services], Awaitable[T]]) -> T:
         finally:
             await services.close()
 
+    return _run_async(main)
+
+
+def _run_keys(work: Callable[[ApiKeyRepository], Awaitable[T]]) -> T:
+    """Run ``work`` with the API key repository on a migrated database; nothing else loads."""
+    from kithost.store.api_keys import ApiKeyRepository
+    from kithost.store.database import create_engine
+    from kithost.store.migrate import upgrade
+
+    async def main() -> T:
+        engine = create_engine(Settings().resolved_database_url)
+        try:
+            await upgrade(engine)
+            return await work(ApiKeyRepository(engine))
+        finally:
+            await engine.dispose()
+
+    return _run_async(main)
+
+
+def _run_async(main: Callable[[], Awaitable[T]]) -> T:
+    async def guarded() -> T:
+        return await main()
+
     try:
-        return asyncio.run(main())
+        return asyncio.run(guarded())
     except KithostError as error:
         typer.secho(f"error: {error.message}", err=True, fg=typer.colors.RED)
         raise typer.Exit(code=1) from None
@@ -68,10 +99,10 @@ def _print_json(data: Any) -> None:
 def migrate() -> None:
     """Apply database migrations (serve does this too)."""
 
-    async def work(services: Services) -> None:
+    async def nothing(_keys: ApiKeyRepository) -> None:
         return None
 
-    _run(work)
+    _run_keys(nothing)  # migrates on the way
     typer.echo(f"database is up to date: {Settings().resolved_database_url.split('@')[-1]}")
 
 
@@ -136,7 +167,7 @@ async def _startup(services: Services) -> tuple[str | None, str, str]:
         )
     else:
         line = f"Workflows: none in {folder}/; the offline wf_kithost_demo answers."
-    return key, BUILTIN_DEMO, line
+    return key, DEMO_WORKFLOW_ID, line
 
 
 def _first_key_banner(key: str, base_url: str, workflow_id: str) -> str:
@@ -167,14 +198,14 @@ def keys_create(
     name: Annotated[str, typer.Option(help="A label to recognise the key by.")] = "cli",
 ) -> None:
     """Make an admin API key and print it once."""
-    record, key = _run(lambda services: services.api_keys.create(name))
+    record, key = _run_keys(lambda keys: keys.create(name))
     typer.echo(f"{record.id}  {record.name}\n\n    {key}\n\nThis key is shown only once.")
 
 
 @keys_app.command("list")
 def keys_list() -> None:
     """List admin keys made by kithost (never the keys themselves)."""
-    records = _run(lambda services: services.api_keys.list())
+    records = _run_keys(lambda keys: keys.list())
     for record in records:
         state = "active" if record.active else "revoked"
         typer.echo(f"{record.id}  {record.hint}  {state:8}  {record.name}")
@@ -183,7 +214,7 @@ def keys_list() -> None:
 @keys_app.command("revoke")
 def keys_revoke(key_id: str) -> None:
     """Revoke an admin key by its id (from ``kithost keys list``)."""
-    if not _run(lambda services: services.api_keys.revoke(key_id)):
+    if not _run_keys(lambda keys: keys.revoke(key_id)):
         typer.secho(f"error: no active key with id {key_id}", err=True, fg=typer.colors.RED)
         raise typer.Exit(code=1)
     typer.echo(f"revoked {key_id}")
@@ -255,6 +286,10 @@ def workflows_check(
     folder: Annotated[Path, typer.Argument(help="Folder to check (KITHOST_WORKFLOWS_DIR).")],
 ) -> None:
     """Load every file in FOLDER and report each problem as file:line: reason."""
+
+    from kithost.workflows.engine import WorkflowEngine
+    from kithost.workflows.loader import load_folder
+    from kithost.workflows.providers import ProviderConfig
 
     async def check() -> LoadResult:
         # No database needed: only the files are read and imported.

@@ -47,6 +47,7 @@ class Services:
     threads: ThreadService
     rate_limiter: SessionRateLimiter
     link_signer: LinkSigner
+    file_links: FileLinks
     uploads_policy: UploadPolicy
     uploads: Uploads
     conversation: ConversationService
@@ -78,7 +79,7 @@ async def open_services(settings: Settings) -> Services:
     policy = UploadPolicy(tuple(settings.upload_mime_types))
 
     links = FileLinks(link_signer)
-    store = SqlChatKitStore(thread_repo, attachment_repo, blobs, links.preview)
+    store = SqlChatKitStore(thread_repo, attachment_repo, blobs, links.refresh)
     uploads = Uploads(store, attachment_repo, session_repo, blobs, policy, links)
     traces = TraceRepository(engine)
     install_trace_processor()
@@ -98,6 +99,7 @@ async def open_services(settings: Settings) -> Services:
         threads=ThreadService(thread_repo, blobs),
         rate_limiter=SessionRateLimiter(storage_uri(settings.redis_url)),
         link_signer=link_signer,
+        file_links=links,
         uploads_policy=policy,
         uploads=uploads,
         conversation=ConversationService(server, store, uploads),

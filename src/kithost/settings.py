@@ -82,6 +82,11 @@ class Settings(BaseSettings):
     default_model: str | None = Field(default=None, description="Model for agents that name none.")
     model_timeout: float = Field(default=120.0, gt=0, description="Seconds per model call.")
     log_level: str = "info"
+    demo_signin: bool = Field(
+        default=False,
+        description="Serve the demo sign-in (`POST /demo/session`) that the chat page at `/` "
+        "uses: it mints a session for any user and workflow, so enable it only for local demos.",
+    )
 
     @field_validator("api_keys", "cors_origins", "upload_mime_types", mode="before")
     @classmethod

@@ -62,6 +62,11 @@ async def json_body(request: Request) -> Any:
         ) from None
 
 
+def public_base_url(request: Request, services: Services) -> str:
+    """Where browsers reach kithost: ``KITHOST_PUBLIC_URL``, else the URL of this request."""
+    return (services.settings.public_url or str(request.base_url)).rstrip("/")
+
+
 async def client_context(
     request: Request,
     services: AppServices,
@@ -73,10 +78,9 @@ async def client_context(
         raise Unauthenticated("Missing bearer authentication in header (the client secret).")
     session = await services.sessions.authenticate(secret)
     await services.rate_limiter.hit(session.id, session.max_requests_per_1_minute)
-    public_url = services.settings.public_url or str(request.base_url)
     return RequestContext(
         session=session,
-        public_url=public_url.rstrip("/"),
+        public_url=public_base_url(request, services),
         request_id=request.scope.get("state", {}).get("request_id"),
     )
 

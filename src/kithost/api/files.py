@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 from starlette.datastructures import UploadFile
 
-from kithost.api.deps import AppServices, ClientContext
+from kithost.api.deps import AppServices, ClientContext, public_base_url
 from kithost.core.errors import InvalidRequest, NotFound
 from kithost.core.signing import content_path, upload_path
 from kithost.core.uploads import IMAGE_MIME_TYPES, normalise_mime_type
@@ -97,7 +97,7 @@ async def upload_file_bytes(
     """Two-phase upload, step 2: the signed link from ``attachments.create``."""
     if not services.link_signer.verify(upload_path(attachment_id), expires, signature):
         raise NotFound("This upload link is invalid or has expired.")
-    public_url = (services.settings.public_url or str(request.base_url)).rstrip("/")
+    public_url = public_base_url(request, services)
     content_type = request.headers.get("content-type", "")
     if content_type.startswith("multipart/form-data"):
         file = await _file_part(request, 512 * 1024 * 1024)

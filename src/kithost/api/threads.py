@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 
-from kithost.api.deps import AdminKey, AppServices
+from kithost.api.deps import AdminKey, AppServices, public_base_url
 from kithost.api.listing import ListQuery
 from kithost.core.traces import traces_to_wire
 from kithost.core.validation import check_text
@@ -47,6 +47,13 @@ async def list_thread_traces(thread_id: str, services: AppServices) -> Any:
 
 
 @router.get("/{thread_id}/items")
-async def list_thread_items(thread_id: str, services: AppServices, params: ListQuery) -> Any:
+async def list_thread_items(
+    thread_id: str, request: Request, services: AppServices, params: ListQuery
+) -> Any:
     page = await services.threads.list_items(thread_id, params)
-    return page.to_wire(lambda item: item.to_wire())
+    public_url = public_base_url(request, services)
+
+    def refresh(url: str | None) -> str | None:
+        return services.file_links.refresh(url, public_url)
+
+    return page.to_wire(lambda item: item.with_fresh_links(refresh).to_wire())

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import time
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 PREVIEW_TTL_SECONDS = 3600
 UPLOAD_TTL_SECONDS = 900
@@ -39,6 +40,9 @@ class LinkSigner:
         return hmac.compare_digest(expected.encode(), signature.encode())
 
 
+_CONTENT_LINK = re.compile(r"/v1/chatkit/files/([A-Za-z0-9_-]+)/content$")
+
+
 def content_path(attachment_id: str) -> str:
     return f"/v1/chatkit/files/{attachment_id}/content"
 
@@ -58,3 +62,12 @@ class FileLinks:
 
     def upload(self, attachment_id: str, public_url: str) -> str:
         return self.signer.sign(public_url, upload_path(attachment_id), UPLOAD_TTL_SECONDS)
+
+    def refresh(self, url: str | None, public_url: str) -> str | None:
+        """A fresh preview link in place of a stored (perhaps expired) one of kithost's.
+
+        Links that are not kithost's (an imported attachment whose bytes stayed at the source)
+        are returned as they are.
+        """
+        match = _CONTENT_LINK.search(urlsplit(url).path) if url else None
+        return self.preview(match.group(1), public_url) if match else url

@@ -8,7 +8,8 @@ because the SDKs would misparse an unknown ``type`` (hosted-api.md §1.3).
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 ThreadStatus = Literal["active", "locked", "closed"]
@@ -60,6 +61,14 @@ class ItemRecord:
     type: str
     created_at: float
     data: dict[str, Any]
+
+    def with_fresh_links(self, refresh: Callable[[str | None], str | None]) -> ItemRecord:
+        """A copy whose attachments' preview links are passed through ``refresh``."""
+        attachments = self.data.get("attachments")
+        if not attachments:
+            return self
+        fresh = [{**a, "preview_url": refresh(a.get("preview_url"))} for a in attachments]
+        return replace(self, data={**self.data, "attachments": fresh})
 
     def to_wire(self) -> dict[str, Any] | None:
         """The REST form of this item, or None when the item has no REST form."""
@@ -132,8 +141,18 @@ def _assistant_message(data: dict[str, Any]) -> dict[str, Any]:
     return {"content": parts}
 
 
+def _without_nulls(value: Any) -> Any:
+    """The widget tree as the protocol sends it: unset (null) properties left out."""
+    if isinstance(value, dict):
+        return {k: _without_nulls(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_without_nulls(v) for v in value]
+    return value
+
+
 def _widget(data: dict[str, Any]) -> dict[str, Any]:
-    return {"widget": json.dumps(data.get("widget", {}), separators=(",", ":"))}
+    widget = _without_nulls(data.get("widget", {}))
+    return {"widget": json.dumps(widget, separators=(",", ":"))}
 
 
 def _client_tool_call(data: dict[str, Any]) -> dict[str, Any]:

@@ -35,8 +35,8 @@ from kithost.store.threads import ThreadRepository
 _ITEM = TypeAdapter[ThreadItem](ThreadItem)
 _ATTACHMENT = TypeAdapter[Attachment](Attachment)
 
-# Makes a fresh signed preview link: (attachment id, public base URL) -> URL.
-PreviewUrl = Callable[[str, str], str]
+# Refreshes a stored preview link: (stored URL, public base URL) -> URL to hand out.
+PreviewUrl = Callable[[str | None, str], str | None]
 
 
 class SqlChatKitStore(Store[RequestContext]):
@@ -232,7 +232,7 @@ class SqlChatKitStore(Store[RequestContext]):
     def _fresh_preview(self, attachment: Attachment, context: RequestContext) -> Attachment:
         """Stored preview links expire; hand out a freshly signed one on every read."""
         if isinstance(attachment, ImageAttachment):
-            url = self._preview_url(attachment.id, context.public_url)
+            url = self._preview_url(str(attachment.preview_url), context.public_url)
             return ImageAttachment.model_validate({**attachment.model_dump(), "preview_url": url})
         return attachment
 

@@ -16,6 +16,8 @@ from agents import TResponseInputItem
 from chatkit.agents import ThreadItemConverter
 from chatkit.types import AssistantMessageItem, Attachment, UserMessageTagContent
 
+from kithost.core.errors import NotFound
+
 # Reads an attachment's bytes by id.
 ReadBytes = Callable[[str], Awaitable[bytes]]
 
@@ -37,7 +39,13 @@ class HistoryConverter(ThreadItemConverter):
         return {"type": "input_text", "text": f"@{tag.text}"}
 
     async def attachment_to_message_content(self, attachment: Attachment) -> Any:
-        data = await self._read_bytes(attachment.id)
+        try:
+            data = await self._read_bytes(attachment.id)
+        except NotFound:
+            # Metadata without bytes (e.g. imported from hosted ChatKit without its file): say
+            # so rather than fail the whole turn.
+            missing = f"{attachment.name} ({attachment.mime_type})"
+            return {"type": "input_text", "text": f"[Attached file {missing} is not available.]"}
         mime = attachment.mime_type
         if attachment.type == "image":
             encoded = base64.b64encode(data).decode("ascii")

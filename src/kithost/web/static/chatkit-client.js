@@ -1,0 +1,220 @@
+// The ChatKit protocol over fetch: one endpoint, JSON requests, SSE answers, short-lived client
+// secrets. No dependencies, no build step.
+
+/** An error answered by kithost (the OpenAI error envelope) or met on the way. */
+export class ChatKitError extends Error {
+  constructor(message, { status = 0, code = null, param = null, type = null } = {}) {
+    super(message);
+    this.name = "ChatKitError";
+    this.status = status;
+    this.code = code;
+    this.param = param;
+    this.type = type;
+  }
+}
+
+/** The expiry (Unix seconds) written into a kithost client secret: base64 JSON after `_00`. */
+export function secretExpiry(secret) {
+  if (typeof secret !== "string") return null;
+  const marker = secret.indexOf("_00");
+  if (marker < 0) return null;
+  try {
+    const payload = JSON.parse(atob(secret.slice(marker + 3)));
+    return typeof payload.expires_at === "number" ? payload.expires_at : null;
+  } catch {
+    return null;
+  }
+}
+
+async function errorFrom(response) {
+  let body = null;
+  try {
+    body = await response.json();
+  } catch {
+    body = null;
+  }
+  const error = body && typeof body === "object" ? body.error : null;
+  if (error && typeof error.message === "string") {
+    let message = error.message;
+    const retryAfter = response.headers.get("retry-after");
+    if (response.status === 429 && retryAfter) message += ` Try again in ${retryAfter} s.`;
+    return new ChatKitError(message, {
+      status: response.status,
+      code: error.code ?? null,
+      param: error.param ?? null,
+      type: error.type ?? null,
+    });
+  }
+  return new ChatKitError(`The server answered ${response.status} ${response.statusText}.`, {
+    status: response.status,
+  });
+}
+
+/** Split a `text/event-stream` body into its JSON events (`data:` lines). */
+export async function* sseEvents(body) {
+  const reader = body.pipeThrough(new TextDecoderStream()).getReader();
+  let buffer = "";
+  const parse = (block) => {
+    const data = block
+      .split(/\r?\n/)
+      .filter((line) => line.startsWith("data:"))
+      .map((line) => line.slice(line.startsWith("data: ") ? 6 : 5))
+      .join("\n");
+    return data ? JSON.parse(data) : null;
+  };
+  try {
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      buffer += value;
+      let match;
+      while ((match = /\r?\n\r?\n/.exec(buffer))) {
+        const event = parse(buffer.slice(0, match.index));
+        buffer = buffer.slice(match.index + match[0].length);
+        if (event) yield event;
+      }
+    }
+    const last = parse(buffer);
+    if (last) yield last;
+  } finally {
+    reader.releaseLock();
+  }
+}
+
+/**
+ * Talks to `/v1/chatkit/conversation`.
+ *
+ * `getClientSecret(current)` is called for the first secret, shortly before the current one
+ * expires, and after a 401 for an expired or unknown secret; it returns the secret (or an object
+ * with `client_secret` and `expires_at`). A cancelled session is not renewed behind the user's
+ * back: its 401 surfaces as a `ChatKitError` with code `session_cancelled`. Instead of
+ * `getClientSecret`, a `fetch` that adds its own credentials may be given (chatkit-js's
+ * `CustomApiConfig`).
+ */
+export class ChatKitClient {
+  constructor({ url, getClientSecret = null, fetch: customFetch = null, uploadStrategy = null }) {
+    if (!url) throw new Error("kithost-chat: `api.url` is required");
+    if (!getClientSecret && !customFetch) {
+      throw new Error("kithost-chat: give `api.getClientSecret` (or a `fetch` that authenticates)");
+    }
+    this.url = new URL(url, document.baseURI).href;
+    this.getClientSecret = getClientSecret;
+    this.customFetch = customFetch;
+    this.uploadStrategy = uploadStrategy || { type: "two_phase" };
+    this.secret = null;
+    this.expiresAt = null;
+    this.obtainedAt = 0;
+    this.pendingSecret = null;
+  }
+
+  /** The current secret, renewed when it is about to expire (or when `force`). */
+  async clientSecret(force = false) {
+    const now = Date.now() / 1000;
+    if (!force && this.secret) {
+      const lifetime = this.expiresAt ? this.expiresAt - this.obtainedAt : Infinity;
+      const margin = Math.min(30, lifetime / 5);
+      if (!this.expiresAt || now < this.expiresAt - margin) return this.secret;
+    }
+    if (!this.pendingSecret) {
+      this.pendingSecret = (async () => {
+        let answer;
+        try {
+          answer = await this.getClientSecret(this.secret);
+        } catch (error) {
+          throw new ChatKitError(`Could not get a client secret: ${error.message || error}`, {
+            code: "client_secret_unavailable",
+          });
+        }
+        const secret = typeof answer === "string" ? answer : answer && answer.client_secret;
+        if (!secret) {
+          throw new ChatKitError("getClientSecret returned no client secret.", {
+            code: "client_secret_unavailable",
+          });
+        }
+        this.secret = secret;
+        this.obtainedAt = Date.now() / 1000;
+        this.expiresAt =
+          (answer && typeof answer === "object" && answer.expires_at) || secretExpiry(secret);
+        return secret;
+      })().finally(() => {
+        this.pendingSecret = null;
+      });
+    }
+    return this.pendingSecret;
+  }
+
+  /** Forget the current secret (after a cancelled session, to start over). */
+  reset() {
+    this.secret = null;
+    this.expiresAt = null;
+  }
+
+  async #send(url, init, retried = false) {
+    if (this.customFetch) return this.customFetch(url, init);
+    const headers = new Headers(init.headers);
+    headers.set("Authorization", `Bearer ${await this.clientSecret(retried)}`);
+    const response = await fetch(url, { ...init, headers });
+    if (response.status !== 401 || retried) return response;
+    const error = await errorFrom(response.clone());
+    if (error.code === "session_cancelled") return response;
+    // Expired or unknown: a fresh secret, and the same request once more.
+    return this.#send(url, init, true);
+  }
+
+  async #post(body, { signal, accept = "application/json" } = {}) {
+    const response = await this.#send(this.url, {
+      method: "POST",
+      headers: { "Content-Type": "application/json", Accept: accept },
+      body: JSON.stringify(body),
+      signal,
+    });
+    if (!response.ok) throw await errorFrom(response);
+    return response;
+  }
+
+  /** A request answered with JSON (`threads.list`, `threads.update`, `items.feedback`, …). */
+  async request(type, params = {}, options = {}) {
+    const response = await this.#post({ type, params }, options);
+    return response.json();
+  }
+
+  /** A streaming request: yields its events until the server closes the stream. */
+  async *stream(type, params, { signal } = {}) {
+    const response = await this.#post({ type, params }, { signal, accept: "text/event-stream" });
+    yield* sseEvents(response.body);
+  }
+
+  /** Upload a file; resolves to the attachment to name in `input.attachments`. */
+  async upload(file, { signal } = {}) {
+    const mimeType = file.type || "application/octet-stream";
+    if (this.uploadStrategy.type === "direct") {
+      const form = new FormData();
+      form.append("file", file, file.name);
+      const response = await this.#send(new URL(this.uploadStrategy.uploadUrl, this.url).href, {
+        method: "POST",
+        body: form,
+        signal,
+      });
+      if (!response.ok) throw await errorFrom(response);
+      return response.json();
+    }
+    const attachment = await this.request(
+      "attachments.create",
+      { name: file.name, size: file.size, mime_type: mimeType },
+      { signal },
+    );
+    const descriptor = attachment.upload_descriptor;
+    if (!descriptor || !descriptor.url) return attachment;
+    const form = new FormData();
+    form.append("file", file, file.name);
+    // The upload link is signed: it needs no credentials.
+    const response = await fetch(descriptor.url, {
+      method: descriptor.method || "POST",
+      headers: descriptor.headers || {},
+      body: form,
+      signal,
+    });
+    if (!response.ok) throw await errorFrom(response);
+    return response.json();
+  }
+}
