@@ -27,7 +27,6 @@ from kithost.importer.report import Summary
 from kithost.importer.run import Importer
 from kithost.importer.source import Source, SourceError
 from kithost.importer.target import DryRunTarget, KithostTarget
-from kithost.services import open_services
 from kithost.settings import Settings
 
 EXIT_PARTIAL = 1
@@ -119,6 +118,9 @@ def import_threads(
 
 
 async def _import(options: ImportOptions, settings: Settings, plan_to_stdout: bool) -> Summary:
+    # Imported here: the services load the Agents SDK, which other commands need not wait for.
+    from kithost.services import open_services
+
     plan = sys.stdout if plan_to_stdout else sys.stderr
     async with Source(options) as source:
         await source.check()  # before the database is touched
