@@ -1,24 +1,29 @@
 """The console in a real browser: kithost's chat at ``/``, ``<kithost-chat>``, and ``/admin``.
 
 Headless Chromium (Debian's) drives a real ``kithost serve`` with the demo sign-in on. Nothing
-in kithost is mocked; where no built-in workflow emits an event (notices, errors, widgets), the
-test that checks how the page renders it answers the one streaming request itself.
+in kithost is mocked: widgets, progress and notices come from the built-in demo workflow, error
+events from a model workflow with no provider, and trace spans are seeded through the store.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page, Route, expect
+from playwright.sync_api import Browser, Page, expect
 
+from kithost.core.traces import SpanRecord
+from kithost.store.database import create_engine
+from kithost.store.traces import TraceRepository
 from tests.support.browser import (
     ConsoleUser,
     PageProblems,
@@ -32,6 +37,7 @@ from tests.support.browser import (
 from tests.support.process import ADMIN_KEY, KithostProcess
 
 T = TypeVar("T")
+NEEDS_MODEL = "wf_console_needs_model"
 
 expect.set_options(timeout=20_000)
 
@@ -40,9 +46,17 @@ expect.set_options(timeout=20_000)
 def console_server(
     database_url: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[KithostProcess]:
-    """A kithost with the demo sign-in on, as ``make serve`` runs it."""
+    """A kithost with the demo sign-in on, as ``make serve`` runs it.
+
+    Its folder holds one model workflow and no provider is configured, so that workflow answers
+    with a real ChatKit ``error`` event.
+    """
     workdir = tmp_path_factory.mktemp("console")
-    process = KithostProcess(database_url, workdir, {"KITHOST_DEMO_SIGNIN": "true"}).start()
+    workflows = workdir / "workflows"
+    workflows.mkdir()
+    (workflows / "needs_model.yaml").write_text(f"id: {NEEDS_MODEL}\nname: Needs a model\n")
+    env = {"KITHOST_DEMO_SIGNIN": "true", "KITHOST_WORKFLOWS_DIR": str(workflows)}
+    process = KithostProcess(database_url, workdir, env).start()
     yield process
     process.stop()
 
@@ -83,6 +97,19 @@ def page(new_page: Callable[[], Page]) -> Page:
 @pytest.fixture
 def user(page: Page, console_server: KithostProcess) -> ConsoleUser:
     return ConsoleUser(page, console_server.url)
+
+
+def seed_spans(database_url: str, spans: list[SpanRecord]) -> None:
+    async def run() -> None:
+        engine = create_engine(database_url)
+        try:
+            await TraceRepository(engine).add(spans)
+        finally:
+            await engine.dispose()
+
+    # In a thread of its own: Playwright's sync API keeps an event loop marked as running here.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pool.submit(asyncio.run, run()).result()
 
 
 def unique(name: str) -> str:
@@ -560,146 +587,34 @@ def test_markdown_renderer_never_runs_model_text(
     assert result["pwned"] is None
 
 
-WIDGET = {
-    "type": "Card",
-    "children": [
-        {
-            "type": "Row",
-            "children": [
-                {"type": "Title", "value": "Order #1234"},
-                {"type": "Spacer"},
-                {"type": "Badge", "label": "Shipped", "color": "success"},
-            ],
-        },
-        {"type": "Text", "value": "<script>window.__pwned=4</script>", "color": "secondary"},
-        {"type": "Markdown", "value": "Arrives **Friday**"},
-        {"type": "Divider"},
-        {
-            "type": "ListView",
-            "children": [
-                {"type": "ListViewItem", "children": [{"type": "Text", "value": "Carrier: Acme"}]},
-                {"type": "ListViewItem", "children": [{"type": "Caption", "value": "2 parcels"}]},
-            ],
-        },
-        {
-            "type": "Col",
-            "children": [{"type": "Image", "src": "data:image/png;base64,{png}", "alt": "Parcel"}],
-        },
-        {
-            "type": "Button",
-            "label": "Track package",
-            "onClickAction": {"type": "track", "payload": {"order": 1234}},
-        },
-    ],
-}
-
-
-def _sse(events: list[dict[str, Any]]) -> str:
-    return "".join(f"data: {json.dumps(event)}\n\n" for event in events)
-
-
-def _item(thread_id: str, item_id: str, **fields: Any) -> dict[str, Any]:
-    return {"id": item_id, "thread_id": thread_id, "created_at": "2026-11-24T12:00:00", **fields}
-
-
 def test_widgets_notices_and_errors_are_rendered(
-    page: Page, console_server: KithostProcess
+    user: ConsoleUser,
+    page: Page,
+    new_page: Callable[[], Page],
+    console_server: KithostProcess,
 ) -> None:
-    """No built-in workflow sends these events: this test answers the streaming request."""
-    import base64
-
-    widget = json.loads(json.dumps(WIDGET).replace("{png}", base64.b64encode(png_bytes()).decode()))
-    thread = {
-        "id": "cthr_test",
-        "created_at": "2026-11-24T12:00:00",
-        "status": {"type": "active"},
-        "metadata": {},
-        "items": {"data": [], "has_more": False},
-    }
-    actions: list[dict[str, Any]] = []
-
-    def answer(route: Route) -> None:
-        body = json.loads(route.request.post_data or "{}")
-        if body["type"] == "threads.create":
-            events = [
-                {"type": "thread.created", "thread": thread},
-                {
-                    "type": "thread.item.done",
-                    "item": _item(
-                        "cthr_test",
-                        "cti_user",
-                        type="user_message",
-                        content=[{"type": "input_text", "text": "Where is my order?"}],
-                        attachments=[],
-                        inference_options={},
-                    ),
-                },
-                {"type": "stream_options", "stream_options": {"allow_cancel": True}},
-                {"type": "progress_update", "text": "Looking up your order"},
-                {
-                    "type": "thread.item.done",
-                    "item": _item("cthr_test", "cti_widget", type="widget", widget=widget),
-                },
-                {
-                    "type": "notice",
-                    "level": "warning",
-                    "title": "Heads up",
-                    "message": "You have **2** free lookups left. [Upgrade](https://example.com)",
-                },
-                {
-                    "type": "error",
-                    "code": "custom",
-                    "message": "The carrier did not answer.",
-                    "allow_retry": True,
-                },
-            ]
-        elif body["type"] == "threads.custom_action":
-            actions.append(body["params"])
-            events = [{"type": "notice", "level": "info", "message": "Tracking opened."}]
-        else:
-            route.continue_()
-            return
-        route.fulfill(status=200, content_type="text/event-stream", body=_sse(events))
-
-    page.route("**/v1/chatkit/conversation", answer)
-    page.goto(f"{console_server.url}/embed-example")
-    expect(page.get_by_text("The chat is ready.")).to_be_visible()
-    user = ConsoleUser(page, console_server.url)
+    """The demo workflow's progress line, task list and card; its button's action and notice;
+    and a real ``error`` event from a workflow whose model provider is not configured."""
+    user.sign_in(unique("widgets"))
     user.send("Where is my order?")
 
     card = page.locator("kithost-chat article.kc-widget .w-card")
-    expect(card.get_by_role("heading", name="Order #1234")).to_be_visible()
-    expect(card.locator(".w-badge")).to_have_text("Shipped")
-    expect(card.get_by_text("<script>window.__pwned=4</script>")).to_be_visible()
-    expect(card.locator(".w-markdown strong")).to_have_text("Friday")
-    expect(card.locator("li.w-list-item")).to_have_count(2)
-    expect(card.get_by_text("Carrier: Acme")).to_be_visible()
-    expect(card.get_by_role("img", name="Parcel")).to_have_js_property("naturalWidth", 2)
+    expect(card.get_by_role("heading", name="kithost demo")).to_be_visible()
+    expect(card.locator(".w-badge")).to_have_text("offline")
+    expect(card.get_by_text("Your message had 4 words.")).to_be_visible()
     expect(card.locator("hr.w-divider")).to_have_count(1)
 
-    notice = page.locator("kithost-chat .kc-notice-warning")
-    expect(notice).to_contain_text("Heads up")
-    expect(notice.locator("strong").last).to_have_text("2")
-    expect(notice.get_by_role("link", name="Upgrade")).to_have_attribute(
-        "href", "https://example.com/"
-    )
-    error = page.locator("kithost-chat .kc-notice-danger")
-    expect(error).to_contain_text("The carrier did not answer.")
+    card.get_by_role("button", name="What else can kithost do?").click()
+    notice = page.locator("kithost-chat .kc-notice-info")
+    expect(notice).to_contain_text("This came back from the card's button.")
+    expect(user.assistant_messages.last).to_contain_text("OpenAI's hosted ChatKit API")
+
+    other = ConsoleUser(new_page(), console_server.url)
+    other.sign_in(unique("errors"), workflow=NEEDS_MODEL)
+    other.send("Hello?")
+    error = other.page.locator("kithost-chat .kc-notice-danger")
+    expect(error).to_contain_text("No model provider is configured")
     expect(error.get_by_role("button", name="Retry")).to_be_visible()
-
-    card.get_by_role("button", name="Track package").click()
-    expect(page.locator("kithost-chat .kc-notice-info")).to_have_text("Tracking opened.")
-    assert actions == [
-        {
-            "thread_id": "cthr_test",
-            "item_id": "cti_widget",
-            "action": {"type": "track", "payload": {"order": 1234}},
-        }
-    ]
-    assert page.evaluate("window.__pwned ?? null") is None
-
-
-# ---------------------------------------------------------------------------- admin and pictures
 
 
 def test_admin_console(
@@ -766,7 +681,7 @@ def test_admin_console(
 
 
 def test_admin_shows_the_spans_of_a_trace(page: Page, console_server: KithostProcess) -> None:
-    """Built-in workflows record no spans: the traces answer here is a recorded example."""
+    """The admin page reads a thread's spans from the real traces endpoint."""
     name = unique("traces")
     session = httpx.post(
         f"{console_server.url}/demo/session", json={"user": name, "workflow": "wf_kithost_echo"}
@@ -788,45 +703,39 @@ def test_admin_shows_the_spans_of_a_trace(page: Page, console_server: KithostPro
     )
     assert created.status_code == 200
     thread_id = user_threads(console_server.url, name)[0]["id"]
-    trace = {
-        "object": "list",
-        "data": [
-            {
-                "id": "trace_1",
-                "object": "chatkit.trace",
-                "thread_id": thread_id,
-                "session_id": session["id"],
-                "workflow_id": "wf_example",
-                "spans": [
-                    {
-                        "id": "span_agent",
-                        "parent_id": None,
-                        "type": "agent",
-                        "name": "Helper",
-                        "started_at": "2026-11-24T12:00:00Z",
-                        "ended_at": "2026-11-24T12:00:01Z",
-                        "duration_ms": 1000,
-                        "data": {},
-                        "error": None,
-                    },
-                    {
-                        "id": "span_gen",
-                        "parent_id": "span_agent",
-                        "type": "generation",
-                        "name": "gpt-4.1-mini",
-                        "started_at": "2026-11-24T12:00:00Z",
-                        "ended_at": "2026-11-24T12:00:01Z",
-                        "duration_ms": 950,
-                        "data": {"usage": {"input_tokens": 12, "output_tokens": 7}},
-                        "error": {"message": "rate limited"},
-                    },
-                ],
-            }
+    # Built-in workflows make no spans; these go in through the store, as a model run's would.
+    base = time.time()
+    seed_spans(
+        console_server.database_url,
+        [
+            SpanRecord(
+                span_id="span_agent",
+                trace_id="trace_1",
+                parent_id=None,
+                thread_id=thread_id,
+                session_id=session["id"],
+                workflow_id="wf_example",
+                kind="agent",
+                name="Helper",
+                started_at=base,
+                ended_at=base + 1,
+                data={"type": "agent", "name": "Helper"},
+            ),
+            SpanRecord(
+                span_id="span_gen",
+                trace_id="trace_1",
+                parent_id="span_agent",
+                thread_id=thread_id,
+                session_id=session["id"],
+                workflow_id="wf_example",
+                kind="generation",
+                name="gpt-4.1-mini",
+                started_at=base,
+                ended_at=base + 0.95,
+                data={"type": "generation", "usage": {"input_tokens": 12, "output_tokens": 7}},
+                error={"message": "rate limited"},
+            ),
         ],
-    }
-    page.route(
-        f"**/v1/chatkit/threads/{thread_id}/traces",
-        lambda route: route.fulfill(status=200, json=trace),
     )
     page.goto(f"{console_server.url}/admin#threads/{thread_id}")
     page.get_by_label("Admin API key").fill(ADMIN_KEY)
