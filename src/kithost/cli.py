@@ -123,6 +123,8 @@ def serve(
     if first_key:
         typer.echo(_first_key_banner(first_key, base_url, workflow_id))
     typer.echo(model_line)
+    if settings.demo_signin:
+        typer.echo(f"Chat in a browser: {base_url}/  (admin console: {base_url}/admin)")
     typer.echo(f"kithost is serving on {base_url} (database: {_safe_url(settings)})")
     _write_pid_file(settings)
     logging.basicConfig(level=settings.log_level.upper())
