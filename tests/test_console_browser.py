@@ -663,7 +663,9 @@ def test_admin_console(
     page.locator("#threads-rows").get_by_role("link", name="What is kithost?").click()
     expect(page.get_by_role("heading", name="What is kithost?")).to_be_visible()
     transcript = page.locator("#transcript")
-    expect(transcript.locator(".transcript-item")).to_have_count(6)
+    # Two exchanges with the demo: message, task group, answer and card each.
+    expect(transcript.locator(".transcript-item")).to_have_count(8)
+    expect(transcript.locator(".transcript-widget")).to_have_count(2)
     expect(transcript.locator(".transcript-user_message").first).to_contain_text("What is kithost?")
     expect(transcript.locator(".transcript-assistant_message .md strong").first).to_have_text(
         "markdown"

@@ -12,12 +12,14 @@ from pathlib import Path
 from typing import Any, get_args
 
 import pytest
+from pydantic import AnyUrl
 from sqlalchemy import Table, func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from kithost.core import ids
 from kithost.core.context import RequestContext
 from kithost.core.sessions import ChatKitConfiguration
+from kithost.core.signing import FileLinks, LinkSigner
 from kithost.store.attachments import AttachmentRecord, AttachmentRepository
 from kithost.store.blobs import LocalBlobStorage
 from kithost.store.database import create_engine
@@ -60,14 +62,15 @@ with warnings.catch_warnings():
 
 
 class PreviewLinks:
-    """The store's preview-URL callable: a new link on every call, and a log of the calls."""
+    """kithost's own link refresher (``FileLinks.refresh``), logging what the store asks."""
 
     def __init__(self) -> None:
-        self.calls: list[tuple[str, str]] = []
+        self.calls: list[tuple[str | None, str]] = []
+        self._links = FileLinks(LinkSigner("test-signing-key"))
 
-    def __call__(self, attachment_id: str, public_url: str) -> str:
-        self.calls.append((attachment_id, public_url))
-        return f"{public_url}/v1/chatkit/files/{attachment_id}/content?n={len(self.calls)}"
+    def __call__(self, stored_url: str | None, public_url: str) -> str | None:
+        self.calls.append((stored_url, public_url))
+        return self._links.refresh(stored_url, public_url)
 
 
 @dataclass(frozen=True)
@@ -666,10 +669,14 @@ async def test_image_attachments_get_a_fresh_preview_url_on_every_load(
     context = context_for()
     thread = await new_thread(store, context)
     image = image_attachment(thread_id=thread.id)
+    # As stored: kithost's own link, long expired, on whatever address served it then.
+    stale = f"https://old.example/v1/chatkit/files/{image.id}/content?expires=1&signature=x"
+    image = image.model_copy(update={"preview_url": AnyUrl(stale)})
+    foreign = image_attachment(thread_id=thread.id)  # a link elsewhere: kept as it is
     document = file_attachment(thread_id=thread.id)
-    for attachment in (image, document):
+    for attachment in (image, foreign, document):
         await store.save_attachment(attachment, context)
-    message = user_message(thread.id, "look", at(1), attachments=[image, document])
+    message = user_message(thread.id, "look", at(1), attachments=[image, foreign, document])
     await store.add_thread_item(thread.id, message, context)
 
     seen: list[str] = []
@@ -683,18 +690,21 @@ async def test_image_attachments_get_a_fresh_preview_url_on_every_load(
     loaded_item = await store.load_item(thread.id, message.id, context)
     for item in (page.data[0], loaded_item):
         assert isinstance(item, UserMessageItem)
-        fresh, plain = item.attachments
+        fresh, elsewhere, plain = item.attachments
         assert isinstance(fresh, ImageAttachment)
         seen.append(str(fresh.preview_url))
+        assert elsewhere == foreign
         assert plain == document
 
-    assert len(set(seen)) == 4
     assert str(image.preview_url) not in seen
-    assert all(url.startswith(f"{PUBLIC_URL}/v1/chatkit/files/{image.id}/") for url in seen)
-    assert links.calls[calls_before:] == [(image.id, PUBLIC_URL)] * 4
+    assert all(url.startswith(f"{PUBLIC_URL}/v1/chatkit/files/{image.id}/content?") for url in seen)
+    assert all("expires=1&" not in url for url in seen)
+    own = [call for call in links.calls[calls_before:] if call[0] == stale]
+    assert own == [(stale, PUBLIC_URL)] * 4
     # File attachments carry no preview and ask for none.
+    asked = len(links.calls)
     assert isinstance(await store.load_attachment(document.id, context), FileAttachment)
-    assert len(links.calls) == calls_before + 4
+    assert len(links.calls) == asked
 
 
 # feedback
