@@ -21,8 +21,13 @@ import openai
 from tests.support.fake_model import ModelRequest
 from tests.support.process import ADMIN_KEY, KithostProcess
 
+# The project's shared folder sits beside the repository (as CI lays it out).
+REPO_ROOT = Path(__file__).resolve().parents[2]
 AGENT_BUILDER_FIXTURES = Path(
-    os.environ.get("KITHOST_TEST_AGENT_BUILDER_FIXTURES", "/work/shared/fixtures/agent_builder")
+    os.environ.get(
+        "KITHOST_TEST_AGENT_BUILDER_FIXTURES",
+        str(REPO_ROOT.parent / "shared" / "fixtures" / "agent_builder"),
+    )
 )
 FAQ_BOT = "wf_68f1c0de0a1b8190a7c9e2d4b6f80a1c2e3d4f5a6b7c8d9e"
 SUPPORT_TRIAGE = "wf_6901aa77c2e48190b3d5f7091a2b3c4d5e6f708192a3b4c5"
