@@ -31,8 +31,8 @@ serve: $(INSTALLED)
 test: $(INSTALLED) $(NODE_INSTALLED) $(CHROMIUM) lint typecheck pytest
 
 lint: $(INSTALLED)
-	$(BIN)/ruff check src tests
-	$(BIN)/ruff format --check src tests
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
 
 typecheck: $(INSTALLED)
 	$(BIN)/mypy

@@ -1,0 +1,87 @@
+"""B1: ``sessions.create`` throughput and latency at concurrency 1, 16 and 64, on SQLite and on
+PostgreSQL, against a bare ASGI app on the same server settings answering a JSON body of the
+same size. Target: PostgreSQL reaches at least half the bare app's throughput."""
+
+from __future__ import annotations
+
+import json
+from contextlib import AsyncExitStack
+
+import httpx
+
+from bench import procs
+from bench.loadgen import Load, Summary, interleaved
+from bench.plan import Context, Outcome
+from bench.rawhttp import build_request
+from bench.table import INFO, Row, ms, num, percent, verdict
+from bench.wire import session_body
+
+CONCURRENCY = (1, 16, 64)
+BACKENDS = {"sqlite": "SQLite", "postgresql": "PostgreSQL"}
+TARGET = 0.5
+BARE = "bare"
+
+
+async def run(ctx: Context) -> Outcome:
+    outcome = Outcome("B1")
+    body = json.dumps(session_body("bench_user", "wf_kithost_demo", rate_limited=True)).encode()
+    async with AsyncExitStack() as stack:
+        servers = {
+            backend: await stack.enter_async_context(procs.kithost(backend, ctx.workdir))
+            for backend in BACKENDS
+        }
+        async with httpx.AsyncClient(timeout=30) as http:
+            sample = await http.post(
+                servers["postgresql"].url + "/v1/chatkit/sessions",
+                content=body,
+                headers=procs.CONTROL_HEADERS,
+            )
+            sample.raise_for_status()
+        size = len(sample.content)
+        bare = stack.enter_context(procs.AnchorProcess("bare", f"--body-size={size}"))
+        ports = {BARE: bare.port, **{name: server.port for name, server in servers.items()}}
+        pids = {BARE: procs.pid_of(bare), **{n: procs.pid_of(s) for n, s in servers.items()}}
+        outcome.raw["response_bytes"] = size
+        for concurrency in CONCURRENCY:
+            loads = {
+                name: Load(
+                    port,
+                    build_request(
+                        "POST", "/v1/chatkit/sessions", port, body, procs.CONTROL_HEADERS
+                    ),
+                    concurrency,
+                    pids[name],
+                )
+                for name, port in ports.items()
+            }
+            try:
+                summaries = await interleaved(
+                    loads, ctx.plan.reps, ctx.plan.run_seconds, ctx.plan.max_requests
+                )
+            finally:
+                for load in loads.values():
+                    await load.close()
+            outcome.raw[f"c{concurrency}"] = {k: s.to_json() for k, s in summaries.items()}
+            for backend, label in BACKENDS.items():
+                outcome.rows.append(_row(label, concurrency, summaries[backend], summaries[BARE]))
+    return outcome
+
+
+def _figures(summary: Summary) -> str:
+    text = f"{num(summary.throughput)} req/s ({ms(summary.p50)} / {ms(summary.p99)})"
+    text += f", CPU {num(summary.cpu_us)} µs/req"
+    return text + (f", {summary.errors} errors" if summary.errors else "")
+
+
+def _row(label: str, concurrency: int, kithost: Summary, bare: Summary) -> Row:
+    share = kithost.throughput / bare.throughput if bare.throughput else float("nan")
+    postgres = label == "PostgreSQL"
+    return Row(
+        scenario="B1",
+        what=f"sessions.create, {label}, c={concurrency}: req/s (p50 / p99)",
+        kithost=_figures(kithost),
+        anchor=_figures(bare),
+        ratio=percent(share),
+        target="≥ 50 %" if postgres else "—",
+        verdict=verdict(share >= TARGET and not kithost.errors) if postgres else INFO,
+    )
