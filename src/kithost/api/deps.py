@@ -15,7 +15,8 @@ from kithost.services import Services
 BETA_HEADER_VALUE = "chatkit_beta=v1"
 
 
-def get_services(request: Request) -> Services:
+# Async on purpose: FastAPI runs a plain-function dependency in a thread pool, on every request.
+async def get_services(request: Request) -> Services:
     services: Services = request.app.state.services
     return services
 

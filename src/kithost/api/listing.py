@@ -10,7 +10,7 @@ from kithost.core.pagination import DEFAULT_LIMIT, MAX_LIMIT, ListParams, Order
 from kithost.core.validation import check_text
 
 
-def list_params(
+async def list_params(  # async: see get_services
     limit: Annotated[int, Query(ge=0, le=MAX_LIMIT)] = DEFAULT_LIMIT,
     order: Order = "desc",
     after: Annotated[str | None, Query(min_length=1)] = None,

@@ -37,7 +37,7 @@ class ConversationService:
         request = requests.parse_request(body)
         await self._precheck(request, context)
         try:
-            return await self.server.process(body, context)
+            return await self.server.process_request(request, context)
         except NotFoundError as error:
             raise NotFound(str(error) or "Not found.") from None
         except NotImplementedError:
