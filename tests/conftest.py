@@ -9,7 +9,9 @@ import openai
 import pytest
 
 from tests.support.databases import BACKENDS, fresh_database
+from tests.support.fake_model import FakeModelServer
 from tests.support.process import ADMIN_KEY, KithostProcess
+from tests.support.workflow_files import MODEL_APIS, ModelApi
 
 
 @pytest.fixture(params=BACKENDS, scope="module")
@@ -55,3 +57,17 @@ def admin(server: KithostProcess) -> Iterator[openai.OpenAI]:
     """The official Python SDK, pointed at kithost with an admin key."""
     with openai.OpenAI(base_url=f"{server.url}/v1", api_key=ADMIN_KEY, max_retries=0) as client:
         yield client
+
+
+@pytest.fixture(scope="module")
+def fake() -> Iterator[FakeModelServer]:
+    """The fake OpenAI-compatible model provider, one per test module."""
+    with FakeModelServer() as server:
+        yield server
+
+
+@pytest.fixture(scope="module", params=MODEL_APIS)
+def api(request: pytest.FixtureRequest) -> ModelApi:
+    """The provider API kithost speaks to the fake: each module runs once per API."""
+    api: ModelApi = request.param
+    return api

@@ -18,7 +18,6 @@ from tests.support.chatkit_stream import Conversation, client_secret
 from tests.support.fake_model import FakeModelServer, ToolCall, text, tool_calls
 from tests.support.process import KithostProcess
 from tests.support.workflow_files import (
-    MODEL_APIS,
     ModelApi,
     admin_client,
     export_source,
@@ -53,18 +52,6 @@ def menu_yaml(version: str, words: str) -> str:
         model: gpt-4.1-mini
         instructions: Menu {words}.
     """
-
-
-@pytest.fixture(scope="module")
-def fake() -> Iterator[FakeModelServer]:
-    with FakeModelServer() as server:
-        yield server
-
-
-@pytest.fixture(scope="module", params=MODEL_APIS)
-def api(request: pytest.FixtureRequest) -> ModelApi:
-    api: ModelApi = request.param
-    return api
 
 
 @pytest.fixture(scope="module")

@@ -22,7 +22,6 @@ from tests.support.workflow_files import (
     EXPORT_NAMES,
     EXPORTS,
     FAQ_BOT,
-    MODEL_APIS,
     SUPPORT_TRIAGE,
     ModelApi,
     admin_client,
@@ -35,18 +34,6 @@ from tests.support.workflow_files import (
 
 BILLING_ANSWER = "I see two charges; I can open a refund request for the second one."
 GENERAL_ANSWER = "Our 5G coverage includes your area."
-
-
-@pytest.fixture(scope="module")
-def fake() -> Iterator[FakeModelServer]:
-    with FakeModelServer() as server:
-        yield server
-
-
-@pytest.fixture(scope="module", params=MODEL_APIS)
-def api(request: pytest.FixtureRequest) -> ModelApi:
-    api: ModelApi = request.param
-    return api
 
 
 @pytest.fixture(scope="module")

@@ -32,7 +32,6 @@ from tests.support.workflow_files import (
     EXPORT_NAMES,
     EXPORTS,
     FAQ_BOT,
-    MODEL_APIS,
     SUPPORT_TRIAGE,
     ModelApi,
     admin_client,
@@ -46,18 +45,6 @@ from tests.support.workflow_files import (
 
 # Small, so that a model that never answers fails the turn quickly.
 MODEL_TIMEOUT_SECONDS = "2"
-
-
-@pytest.fixture(scope="module")
-def fake() -> Iterator[FakeModelServer]:
-    with FakeModelServer() as server:
-        yield server
-
-
-@pytest.fixture(scope="module", params=MODEL_APIS)
-def api(request: pytest.FixtureRequest) -> ModelApi:
-    api: ModelApi = request.param
-    return api
 
 
 @pytest.fixture(scope="module")

@@ -1,6 +1,7 @@
 // The admin console at `/admin`. It calls only kithost's public admin API (the same endpoints the
 // official OpenAI SDKs call), with the admin key the user typed, kept in sessionStorage.
 
+import { h } from "./dom.js";
 import { renderMarkdown } from "./markdown.js";
 import { renderWidget } from "./widgets.js";
 
@@ -8,23 +9,6 @@ const KEY_STORAGE = "kithost.adminKey";
 const PAGE_SIZE = 25;
 
 const $ = (id) => document.getElementById(id);
-
-function h(tag, props = {}, ...children) {
-  const el = document.createElement(tag);
-  for (const [key, value] of Object.entries(props)) {
-    if (value === undefined || value === null || value === false) continue;
-    if (key === "class") el.className = value;
-    else if (key === "text") el.textContent = value;
-    else if (key === "on") for (const [name, fn] of Object.entries(value)) el.addEventListener(name, fn);
-    else if (key === "dataset") Object.assign(el.dataset, value);
-    else if (typeof value === "boolean") el.toggleAttribute(key, value);
-    else el.setAttribute(key, String(value));
-  }
-  for (const child of children.flat()) {
-    if (child !== null && child !== undefined && child !== false) el.append(child);
-  }
-  return el;
-}
 
 function when(seconds) {
   return seconds ? new Date(seconds * 1000).toLocaleString() : "—";
