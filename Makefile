@@ -1,5 +1,7 @@
 # kithost: `make serve` runs it, `make test` runs the whole suite. Both set up everything first.
-PYTHON ?= python3
+# kithost needs Python >= 3.12 (Agent Builder exports use PEP 701 f-strings). PYTHON=... overrides;
+# otherwise the first 3.12+ interpreter found: python3.13/python3.12/python3 on PATH, then pyenv's.
+PYTHON ?= $(shell sh scripts/find-python.sh)
 VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
@@ -11,6 +13,8 @@ CHROMIUM := /usr/bin/chromium
 .PHONY: serve test lint typecheck pytest screenshots bench lock clean
 
 $(INSTALLED): pyproject.toml requirements.lock
+	@test -n "$(PYTHON)" || { echo "kithost needs Python 3.12 or newer: install python3.12 (or pyenv install 3.12), or run make PYTHON=/path/to/python3.12" >&2; exit 1; }
+	@if test -x $(BIN)/python && ! $(BIN)/python -c 'import sys; sys.exit(sys.version_info < (3, 12))'; then echo "Recreating $(VENV): it was built with Python < 3.12"; rm -rf $(VENV); fi
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -r requirements.lock

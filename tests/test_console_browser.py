@@ -116,7 +116,7 @@ def unique(name: str) -> str:
     return f"{name}-{uuid.uuid4().hex[:8]}"
 
 
-def eventually(check: Callable[[], T | None], attempts: int = 200) -> T:
+def eventually[T](check: Callable[[], T | None], attempts: int = 200) -> T:
     """Poll ``check`` until it returns something (bounded: ~20 s), for server-side effects."""
     for _ in range(attempts):
         result = check()

@@ -49,7 +49,7 @@ app.add_typer(workflows_app, name="workflows")
 register_import(app)
 
 
-def _run(work: Callable[[Services], Awaitable[T]]) -> T:
+def _run[T](work: Callable[[Services], Awaitable[T]]) -> T:
     """Run ``work`` with freshly built services on a migrated database."""
     from kithost.services import open_services
 
@@ -63,7 +63,7 @@ def _run(work: Callable[[Services], Awaitable[T]]) -> T:
     return _run_async(main)
 
 
-def _run_keys(work: Callable[[ApiKeyRepository], Awaitable[T]]) -> T:
+def _run_keys[T](work: Callable[[ApiKeyRepository], Awaitable[T]]) -> T:
     """Run ``work`` with the API key repository on a migrated database; nothing else loads."""
     from kithost.store.api_keys import ApiKeyRepository
     from kithost.store.database import create_engine
@@ -80,7 +80,7 @@ def _run_keys(work: Callable[[ApiKeyRepository], Awaitable[T]]) -> T:
     return _run_async(main)
 
 
-def _run_async(main: Callable[[], Awaitable[T]]) -> T:
+def _run_async[T](main: Callable[[], Awaitable[T]]) -> T:
     async def guarded() -> T:
         return await main()
 
@@ -157,8 +157,8 @@ async def _startup(services: Services) -> tuple[str | None, str, str]:
         _record, key = await services.api_keys.create("first key (made by serve)")
     own = [v for v in services.workflows.list() if v.source != "builtin"]
     folder = services.settings.workflows_dir
-    if services.workflow_engine.configured and own:
-        config = services.workflow_engine.provider.config
+    if services.agent_services.configured and own:
+        config = services.agent_services.provider.config
         where = config.base_url or "OpenAI"
         line = f"Workflows: {len(own)} from {folder}/, answered by {where} ({config.api})."
         return key, own[0].id, line
@@ -289,19 +289,25 @@ def workflows_check(
 ) -> None:
     """Load every file in FOLDER and report each problem as file:line: reason."""
 
-    from kithost.workflows.engine import WorkflowEngine
+    from kithost.workflows.agent_services import AgentServices
+    from kithost.workflows.hosted.setup import hosted_tools
     from kithost.workflows.loader import load_folder
     from kithost.workflows.providers import ProviderConfig
 
     async def check() -> LoadResult:
         # No database needed: only the files are read and imported.
-        engine = WorkflowEngine(
-            ProviderConfig.from_settings(Settings()), read_bytes=_no_bytes, record_spans=_no_spans
+        settings = Settings()
+        provider = ProviderConfig.from_settings(settings)
+        agents = AgentServices(
+            provider,
+            hosted_tools(settings, provider),
+            read_bytes=_no_bytes,
+            record_spans=_no_spans,
         )
         try:
-            return load_folder(folder, engine, log_problems=False)
+            return load_folder(folder, agents, log_problems=False)
         finally:
-            await engine.close()
+            await agents.close()
 
     result = asyncio.run(check())
     for version in result.versions:

@@ -26,8 +26,9 @@ from kithost.store.server_secrets import get_or_create_secret
 from kithost.store.sessions import SessionRepository
 from kithost.store.threads import ThreadRepository
 from kithost.store.traces import TraceRepository
+from kithost.workflows.agent_services import AgentServices
 from kithost.workflows.builtin import builtin_workflows
-from kithost.workflows.engine import WorkflowEngine
+from kithost.workflows.hosted.setup import hosted_tools
 from kithost.workflows.loader import LoadResult, load_folder
 from kithost.workflows.providers import ProviderConfig
 from kithost.workflows.registry import WorkflowRegistry
@@ -51,17 +52,17 @@ class Services:
     uploads_policy: UploadPolicy
     uploads: Uploads
     conversation: ConversationService
-    workflow_engine: WorkflowEngine
+    agent_services: AgentServices
     traces: TraceRepository
 
     def reload_workflows(self) -> LoadResult:
         """Read the workflows folder again; built-ins stay. Running turns are unaffected."""
-        result = load_folder(self.settings.workflows_dir, self.workflow_engine)
+        result = load_folder(self.settings.workflows_dir, self.agent_services)
         self.workflows.replace([*builtin_workflows(), *result.versions])
         return result
 
     async def close(self) -> None:
-        await self.workflow_engine.close()
+        await self.agent_services.close()
         await self.engine.dispose()
 
 
@@ -83,12 +84,14 @@ async def open_services(settings: Settings) -> Services:
     uploads = Uploads(store, attachment_repo, session_repo, blobs, policy, links)
     traces = TraceRepository(engine)
     install_trace_processor()
-    workflow_engine = WorkflowEngine(
-        ProviderConfig.from_settings(settings),
+    provider = ProviderConfig.from_settings(settings)
+    agent_services = AgentServices(
+        provider,
+        hosted_tools(settings, provider),
         read_bytes=lambda attachment_id: _read_attachment(uploads, attachment_id),
         record_spans=traces.add,
     )
-    server = KithostChatKitServer(store, uploads, workflows, workflow_engine)
+    server = KithostChatKitServer(store, uploads, workflows, agent_services)
     services = Services(
         settings=settings,
         engine=engine,
@@ -103,7 +106,7 @@ async def open_services(settings: Settings) -> Services:
         uploads_policy=policy,
         uploads=uploads,
         conversation=ConversationService(server, store, uploads),
-        workflow_engine=workflow_engine,
+        agent_services=agent_services,
         traces=traces,
     )
     services.reload_workflows()

@@ -31,8 +31,15 @@ from kithost.conversation.titles import fallback_title
 from kithost.core.context import RequestContext
 from kithost.core.errors import NotFound
 from kithost.store.chatkit_store import SqlChatKitStore
-from kithost.workflows.base import Turn, user_text
-from kithost.workflows.engine import WorkflowEngine
+from kithost.workflows.agent_services import AgentServices
+from kithost.workflows.base import (
+    ActionHandler,
+    ModelTitled,
+    SyncActionHandler,
+    Turn,
+    Workflow,
+    user_text,
+)
 from kithost.workflows.failures import describe_failure
 from kithost.workflows.registry import WorkflowRegistry
 
@@ -45,11 +52,11 @@ class KithostChatKitServer(ChatKitServer[RequestContext]):
         store: SqlChatKitStore,
         attachment_store: AttachmentStore[RequestContext],
         workflows: WorkflowRegistry,
-        engine: WorkflowEngine,
+        agents: AgentServices,
     ):
         super().__init__(store, attachment_store)
         self.workflows = workflows
-        self.engine = engine
+        self.agents = agents
         self._untitled_inputs: dict[str, str] = {}
 
     async def process_request(
@@ -64,7 +71,7 @@ class KithostChatKitServer(ChatKitServer[RequestContext]):
             return StreamingResult(self._process_streaming(request, context))
         return NonStreamingResult(await self._process_non_streaming(request, context))
 
-    def _runnable(self, context: RequestContext) -> Any:
+    def _runnable(self, context: RequestContext) -> Workflow:
         workflow = context.session.workflow
         try:
             return self.workflows.resolve(workflow.id, workflow.version).runnable
@@ -107,7 +114,7 @@ class KithostChatKitServer(ChatKitServer[RequestContext]):
         thread: ThreadMetadata,
         message: UserMessageItem | None,
         context: RequestContext,
-        runnable: Any,
+        runnable: Workflow,
     ) -> None:
         """Title the thread after its first exchange; the SDK then emits ``thread.updated``.
 
@@ -119,8 +126,8 @@ class KithostChatKitServer(ChatKitServer[RequestContext]):
         if not context.session.configuration.titling_enabled:
             return
         text = user_text(message)
-        model = getattr(runnable, "title_model", None)
-        title = await self.engine.title(text, model) if model else None
+        model = runnable.title_model if isinstance(runnable, ModelTitled) else None
+        title = await self.agents.title(text, model) if model else None
         thread.title = title or fallback_title(text)
 
     def action(
@@ -131,7 +138,7 @@ class KithostChatKitServer(ChatKitServer[RequestContext]):
         context: RequestContext,
     ) -> AsyncIterator[ThreadStreamEvent]:
         runnable = self._runnable(context)
-        if not hasattr(runnable, "action"):
+        if not isinstance(runnable, ActionHandler):
             raise CustomStreamError(
                 "This workflow does not handle widget actions.", allow_retry=False
             )
@@ -147,7 +154,7 @@ class KithostChatKitServer(ChatKitServer[RequestContext]):
         context: RequestContext,
     ) -> SyncCustomActionResponse:
         runnable = self._runnable(context)
-        if not hasattr(runnable, "sync_action"):
+        if not isinstance(runnable, SyncActionHandler):
             return SyncCustomActionResponse(updated_item=None)
         turn = Turn(thread=thread, input=None, context=context, store=self.store)
         response: SyncCustomActionResponse = await runnable.sync_action(turn, action, sender)

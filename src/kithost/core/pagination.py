@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Generic, Literal, TypeVar
+from typing import Any, Literal, TypeVar
 
 T = TypeVar("T")
 Order = Literal["asc", "desc"]
@@ -27,7 +27,7 @@ class ListParams:
 
 
 @dataclass(frozen=True)
-class Page(Generic[T]):
+class Page[T]:
     data: list[T]
     has_more: bool
 

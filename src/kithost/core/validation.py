@@ -148,7 +148,7 @@ def error_from_details(error: ErrorDetails) -> InvalidRequest:
     return InvalidRequest(f"Invalid '{param}': {message}.", param=param, code="invalid_value")
 
 
-def parse_model(model: type[ModelT], data: Any) -> ModelT:
+def parse_model[ModelT: BaseModel](model: type[ModelT], data: Any) -> ModelT:
     """Validate ``data`` into ``model``, raising the first problem as an ``InvalidRequest``."""
     if not isinstance(data, dict):
         raise InvalidRequest(

@@ -79,7 +79,7 @@ class ImportRepository:
         return inserted
 
 
-def _chunks(values: Sequence[T]) -> Iterator[Sequence[T]]:
+def _chunks[T](values: Sequence[T]) -> Iterator[Sequence[T]]:
     for start in range(0, len(values), CHUNK):
         yield values[start : start + CHUNK]
 

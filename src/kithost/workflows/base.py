@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from chatkit.actions import Action
 from chatkit.store import Store
@@ -19,6 +19,7 @@ from chatkit.types import (
     AssistantMessageContentPartDone,
     AssistantMessageContentPartTextDelta,
     AssistantMessageItem,
+    SyncCustomActionResponse,
     ThreadItem,
     ThreadItemAddedEvent,
     ThreadItemDoneEvent,
@@ -67,16 +68,42 @@ class Turn:
 
 
 class Workflow(Protocol):
+    """What every workflow does: answer a turn."""
+
     def respond(self, turn: Turn) -> AsyncIterator[ThreadStreamEvent]:
         """Answer the turn with stream events."""
         ...
 
 
+@runtime_checkable
 class ActionHandler(Protocol):
+    """A workflow whose widgets send streamed actions (``threads.custom_action``)."""
+
     def action(
         self, turn: Turn, action: Action[str, Any], sender: WidgetItem | None
     ) -> AsyncIterator[ThreadStreamEvent]:
-        """React to a widget action (``threads.custom_action``)."""
+        """React to a widget action with stream events."""
+        ...
+
+
+@runtime_checkable
+class SyncActionHandler(Protocol):
+    """A workflow whose widgets send actions answered with no stream (`sync_custom_action`)."""
+
+    async def sync_action(
+        self, turn: Turn, action: Action[str, Any], sender: WidgetItem | None
+    ) -> SyncCustomActionResponse:
+        """React to a widget action with at most an updated widget."""
+        ...
+
+
+@runtime_checkable
+class ModelTitled(Protocol):
+    """A workflow whose model may write thread titles."""
+
+    @property
+    def title_model(self) -> str | None:
+        """The model to ask for a title; None for the first-line fallback."""
         ...
 
 

@@ -11,11 +11,12 @@ import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from kithost.workflows.engine import WorkflowEngine
+from kithost.workflows.agent_services import AgentServices
 from kithost.workflows.registry import WorkflowVersion
 from kithost.workflows.sources.agent_builder import (
     AgentBuilderWorkflow,
     WorkflowFileError,
+    exported_agents,
     find_workflow_id,
     load_module,
 )
@@ -37,7 +38,7 @@ def version_from_filename(path: Path) -> str:
     return version if sep and version else DEFAULT_VERSION
 
 
-def load_folder(folder: Path, engine: WorkflowEngine, *, log_problems: bool = True) -> LoadResult:
+def load_folder(folder: Path, agents: AgentServices, *, log_problems: bool = True) -> LoadResult:
     """Load every workflow file in ``folder``; a bad file is a problem, not a crash."""
     result = LoadResult()
     if not folder.is_dir():
@@ -48,9 +49,9 @@ def load_folder(folder: Path, engine: WorkflowEngine, *, log_problems: bool = Tr
             continue
         try:
             if path.suffix == ".py":
-                version = _load_export(path, engine)
+                version = _load_export(path, agents)
             elif path.suffix in (".yaml", ".yml"):
-                version = _load_declarative(path, engine)
+                version = _load_declarative(path, agents)
             else:
                 continue
         except WorkflowFileError as error:
@@ -71,7 +72,7 @@ def load_folder(folder: Path, engine: WorkflowEngine, *, log_problems: bool = Tr
     return result
 
 
-def _load_export(path: Path, engine: WorkflowEngine) -> WorkflowVersion:
+def _load_export(path: Path, agents: AgentServices) -> WorkflowVersion:
     source = path.read_text(encoding="utf-8")
     workflow_id = find_workflow_id(path, source)
     version = version_from_filename(path)
@@ -81,18 +82,19 @@ def _load_export(path: Path, engine: WorkflowEngine) -> WorkflowVersion:
         version=version,
         name=path.stem.partition("@")[0],
         source="agent_builder",
-        runnable=AgentBuilderWorkflow(path=path, module=module, engine=engine),
+        runnable=AgentBuilderWorkflow(path=path, module=module, agents=agents),
         description=f"Agent Builder export {path.name}",
+        findings=tuple(agents.hosted_tools.findings(exported_agents(module))),
     )
 
 
-def _load_declarative(path: Path, engine: WorkflowEngine) -> WorkflowVersion:
+def _load_declarative(path: Path, agents: AgentServices) -> WorkflowVersion:
     spec, _line = load_spec(path)
     return WorkflowVersion(
         id=spec.id,
         version=spec.version,
         name=spec.name or path.stem,
         source="declarative",
-        runnable=DeclarativeWorkflow(spec=spec, engine=engine),
+        runnable=DeclarativeWorkflow(spec=spec, agents=agents),
         description=f"declarative workflow {path.name}",
     )

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Literal
+from urllib.parse import urlsplit
 
 from agents.models.interface import Model, ModelProvider
 from agents.models.openai_provider import OpenAIProvider
@@ -53,6 +54,20 @@ class ProviderConfig:
             default_model=settings.default_model,
             timeout_seconds=settings.model_timeout,
         )
+
+    @property
+    def runs_hosted_tools(self) -> bool:
+        """Whether the provider is OpenAI's own Responses API, which runs hosted tools itself.
+
+        A compatible server that speaks Responses is not OpenAI: hosted tools sent there would
+        be refused or ignored, so kithost runs its local equivalents instead.
+        """
+        if self.api != "responses" or not self.api_key:
+            return False
+        if self.base_url is None:
+            return True
+        host = urlsplit(self.base_url).hostname or ""
+        return host == "api.openai.com"
 
     def model_name(self, requested: str | None) -> str:
         name = requested or self.default_model or "gpt-4.1-mini"

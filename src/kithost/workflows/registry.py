@@ -11,7 +11,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from kithost.core.errors import NotFound
+from kithost.core.errors import InvalidRequest, NotFound
+from kithost.workflows.base import Workflow
+from kithost.workflows.capabilities import Finding, unavailable_reason
 
 
 def version_sort_key(version: str) -> tuple[Any, ...]:
@@ -25,14 +27,21 @@ def version_sort_key(version: str) -> tuple[Any, ...]:
 
 @dataclass(frozen=True)
 class WorkflowVersion:
-    """One version of a workflow, with what runs it (``runnable``, owned by its source)."""
+    """One version of a workflow, with what runs it (``runnable``, owned by its source) and
+    what it needs from this server (``findings``)."""
 
     id: str
     version: str
     name: str
     source: str
-    runnable: Any = field(default=None, compare=False, repr=False)
+    runnable: Workflow = field(compare=False, repr=False)
     description: str = ""
+    findings: tuple[Finding, ...] = ()
+
+    @property
+    def unavailable_reason(self) -> str | None:
+        """Why sessions cannot use this version on this server; None when they can."""
+        return unavailable_reason(self.findings)
 
 
 class WorkflowRegistry:
@@ -48,7 +57,16 @@ class WorkflowRegistry:
         self._by_id = by_id
 
     def check(self, workflow_id: str, version: str | None) -> None:
-        self.resolve(workflow_id, version)
+        """Refuse a session for a workflow that does not exist or cannot run here."""
+        found = self.resolve(workflow_id, version)
+        reason = found.unavailable_reason
+        if reason is not None:
+            raise InvalidRequest(
+                f"Workflow '{workflow_id}' version '{found.version}' cannot run on this "
+                f"server: {reason}.",
+                param="workflow.id",
+                code="workflow_unavailable",
+            )
 
     def resolve(self, workflow_id: str, version: str | None = None) -> WorkflowVersion:
         """Return the named version, or the newest when ``version`` is None."""

@@ -24,6 +24,7 @@ from kithost.core.context import RequestContext
 from kithost.core.traces import SpanRecord
 from kithost.workflows.base import Turn
 from kithost.workflows.history import HistoryConverter
+from kithost.workflows.hosted import HostedTools
 from kithost.workflows.item_ids import with_kithost_item_ids
 from kithost.workflows.providers import KithostModelProvider
 
@@ -48,6 +49,7 @@ def current_runtime() -> TurnRuntime:
 class TurnRuntime:
     turn: Turn
     provider: KithostModelProvider
+    hosted_tools: HostedTools
     converter: HistoryConverter
     tracing_enabled: bool
     earlier_turns: list[TResponseInputItem] = dataclasses.field(default_factory=list)
@@ -59,7 +61,11 @@ class TurnRuntime:
 
     @classmethod
     async def start(
-        cls, turn: Turn, provider: KithostModelProvider, converter: HistoryConverter
+        cls,
+        turn: Turn,
+        provider: KithostModelProvider,
+        hosted_tools: HostedTools,
+        converter: HistoryConverter,
     ) -> TurnRuntime:
         """Prepare a turn: load and convert every earlier item of the thread."""
         items = await turn.history()
@@ -68,6 +74,7 @@ class TurnRuntime:
         return cls(
             turn=turn,
             provider=provider,
+            hosted_tools=hosted_tools,
             converter=converter,
             tracing_enabled=turn.context.session.workflow.tracing_enabled,
             earlier_turns=await converter.to_agent_input(earlier) if earlier else [],
@@ -110,6 +117,7 @@ class TurnRuntime:
         full_input: list[TResponseInputItem] = [*self.earlier_turns, *given]
         config = self.run_config(run_config)
         limit = max_turns or 10
+        agent = self.hosted_tools.prepare(agent)
         if _is_structured(agent):
             return await Runner.run(agent, full_input, run_config=config, max_turns=limit)
         agent_context: AgentContext[RequestContext] = AgentContext(

@@ -23,8 +23,8 @@ from agents import Agent, RunConfig, TResponseInputItem
 from agents.result import RunResultBase
 from chatkit.types import ThreadStreamEvent
 
+from kithost.workflows.agent_services import AgentServices
 from kithost.workflows.base import Turn, stream_assistant_text, user_text
-from kithost.workflows.engine import WorkflowEngine
 from kithost.workflows.runtime import current_runtime
 from kithost.workflows.templating import render_placeholders
 
@@ -92,6 +92,11 @@ def load_module(path: Path, workflow_id: str, version: str) -> ModuleType:
     return module
 
 
+def exported_agents(module: ModuleType) -> list[Agent[Any]]:
+    """The agents an export defines at module level (what its runs can use)."""
+    return [value for value in vars(module).values() if isinstance(value, Agent)]
+
+
 def _error_line(error: Exception, path: Path) -> int | None:
     traceback = error.__traceback__
     line = None
@@ -125,7 +130,7 @@ class AgentBuilderWorkflow:
 
     path: Path
     module: ModuleType
-    engine: WorkflowEngine
+    agents: AgentServices
 
     def __post_init__(self) -> None:
         # The one change kithost makes to an export: its Runner, in memory only.
@@ -134,9 +139,9 @@ class AgentBuilderWorkflow:
     @property
     def title_model(self) -> str | None:
         """The model of the export's first agent, for thread titles."""
-        for value in vars(self.module).values():
-            if isinstance(value, Agent) and isinstance(value.model, str):
-                return value.model
+        for agent in exported_agents(self.module):
+            if isinstance(agent.model, str):
+                return agent.model
         return None
 
     def workflow_input(self, turn: Turn) -> Any:
@@ -150,7 +155,7 @@ class AgentBuilderWorkflow:
         return model(**values)
 
     async def respond(self, turn: Turn) -> AsyncIterator[ThreadStreamEvent]:
-        runtime = await self.engine.runtime(turn)
+        runtime = await self.agents.runtime(turn)
         workflow_input = self.workflow_input(turn)
         async for event in runtime.drive(lambda: self.module.run_workflow(workflow_input)):
             yield event

@@ -24,8 +24,8 @@ from agents import Agent, ModelSettings
 from chatkit.types import ThreadStreamEvent
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from kithost.workflows.agent_services import AgentServices
 from kithost.workflows.base import Turn
-from kithost.workflows.engine import WorkflowEngine
 from kithost.workflows.sources.agent_builder import WORKFLOW_ID, WorkflowFileError
 from kithost.workflows.templating import render
 from kithost.workflows.tools import CATALOGUE
@@ -101,7 +101,7 @@ def _line_of(path: Path, key: str) -> int | None:
 @dataclass
 class DeclarativeWorkflow:
     spec: DeclarativeSpec
-    engine: WorkflowEngine
+    agents: AgentServices
 
     @property
     def title_model(self) -> str | None:
@@ -122,7 +122,7 @@ class DeclarativeWorkflow:
         )
 
     async def respond(self, turn: Turn) -> AsyncIterator[ThreadStreamEvent]:
-        runtime = await self.engine.runtime(turn)
+        runtime = await self.agents.runtime(turn)
         agent = self.agent(turn.state_variables)
         message = await runtime.current_input()
 

@@ -1,4 +1,5 @@
-"""What model-backed workflows share in a process: provider, history converter, tracing, titles."""
+"""What model-backed workflows share in a process: provider, hosted tools, history converter,
+tracing, titles."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from agents import Agent, ModelSettings, RunConfig, Runner
 from kithost.core.traces import SpanRecord
 from kithost.workflows.base import Turn
 from kithost.workflows.history import HistoryConverter, ReadBytes
+from kithost.workflows.hosted import HostedTools
 from kithost.workflows.providers import KithostModelProvider, ProviderConfig
 from kithost.workflows.runtime import TurnRuntime
 
@@ -24,9 +26,16 @@ TITLE_INSTRUCTIONS = (
 MAX_TITLE_CHARS = 80
 
 
-class WorkflowEngine:
-    def __init__(self, config: ProviderConfig, read_bytes: ReadBytes, record_spans: RecordSpans):
+class AgentServices:
+    def __init__(
+        self,
+        config: ProviderConfig,
+        hosted_tools: HostedTools,
+        read_bytes: ReadBytes,
+        record_spans: RecordSpans,
+    ):
         self.provider = KithostModelProvider(config)
+        self.hosted_tools = hosted_tools
         self.converter = HistoryConverter(read_bytes)
         self._record_spans = record_spans
 
@@ -35,7 +44,7 @@ class WorkflowEngine:
         return self.provider.config.configured
 
     async def runtime(self, turn: Turn) -> TurnRuntime:
-        runtime = await TurnRuntime.start(turn, self.provider, self.converter)
+        runtime = await TurnRuntime.start(turn, self.provider, self.hosted_tools, self.converter)
         runtime.record_spans = self._record_spans
         return runtime
 
