@@ -80,6 +80,12 @@ class Settings(BaseSettings):
         description="Model names in workflows mapped to the provider's: `gpt-4.1=llama3.1:8b,…`.",
     )
     default_model: str | None = Field(default=None, description="Model for agents that name none.")
+    hosted_tools: Literal["auto", "passthrough", "local"] = Field(
+        default="auto",
+        description="Who runs hosted tools (MCP, web search, …): `auto` sends them to OpenAI when "
+        "the provider is OpenAI's Responses API and runs local equivalents otherwise; "
+        "`passthrough` always sends them (a gateway in front of OpenAI); `local` never does.",
+    )
     model_timeout: float = Field(default=120.0, gt=0, description="Seconds per model call.")
     log_level: str = "info"
     demo_signin: bool = Field(

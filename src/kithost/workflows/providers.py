@@ -38,6 +38,7 @@ class ProviderConfig:
     default_model: str | None = None
     timeout_seconds: float = 120.0
     max_retries: int = 2
+    hosted_tools: Literal["auto", "passthrough", "local"] = "auto"
 
     @property
     def configured(self) -> bool:
@@ -53,16 +54,23 @@ class ProviderConfig:
             aliases=parse_aliases(settings.model_aliases),
             default_model=settings.default_model,
             timeout_seconds=settings.model_timeout,
+            hosted_tools=settings.hosted_tools,
         )
 
     @property
     def runs_hosted_tools(self) -> bool:
-        """Whether the provider is OpenAI's own Responses API, which runs hosted tools itself.
+        """Whether hosted tools go to the provider: OpenAI's own Responses API runs them itself.
 
         A compatible server that speaks Responses is not OpenAI: hosted tools sent there would
-        be refused or ignored, so kithost runs its local equivalents instead.
+        be refused or ignored, so kithost runs its local equivalents instead, unless
+        ``KITHOST_HOSTED_TOOLS=passthrough`` says the server is a gateway in front of OpenAI.
+        Chat Completions has no hosted tools at all.
         """
-        if self.api != "responses" or not self.api_key:
+        if self.api != "responses" or self.hosted_tools == "local":
+            return False
+        if self.hosted_tools == "passthrough":
+            return True
+        if not self.api_key:
             return False
         if self.base_url is None:
             return True
