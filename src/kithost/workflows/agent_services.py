@@ -10,6 +10,7 @@ from agents import Agent, ModelSettings, RunConfig, Runner
 
 from kithost.core.traces import SpanRecord
 from kithost.workflows.base import Turn
+from kithost.workflows.guardrails import ExportEnvironment
 from kithost.workflows.history import HistoryConverter, ReadBytes
 from kithost.workflows.hosted import HostedTools
 from kithost.workflows.providers import KithostModelProvider, ProviderConfig
@@ -35,6 +36,8 @@ class AgentServices:
         record_spans: RecordSpans,
     ):
         self.provider = KithostModelProvider(config)
+        # What exports' imports of openai/guardrails give them: kithost's provider client.
+        self.export_environment = ExportEnvironment(config)
         self.hosted_tools = hosted_tools
         self.converter = HistoryConverter(read_bytes)
         self._record_spans = record_spans

@@ -76,7 +76,7 @@ def _load_export(path: Path, agents: AgentServices) -> WorkflowVersion:
     source = path.read_text(encoding="utf-8")
     workflow_id = find_workflow_id(path, source)
     version = version_from_filename(path)
-    module = load_module(path, workflow_id, version)
+    module = load_module(path, workflow_id, version, agents.export_environment)
     return WorkflowVersion(
         id=workflow_id,
         version=version,

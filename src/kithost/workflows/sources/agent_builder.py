@@ -25,6 +25,7 @@ from chatkit.types import ThreadStreamEvent
 
 from kithost.workflows.agent_services import AgentServices
 from kithost.workflows.base import Turn, stream_assistant_text, user_text
+from kithost.workflows.guardrails import ExportEnvironment
 from kithost.workflows.runtime import current_runtime
 from kithost.workflows.templating import render_placeholders
 
@@ -71,13 +72,24 @@ def find_workflow_id(path: Path, source: str) -> str:
     return workflow_id
 
 
-def load_module(path: Path, workflow_id: str, version: str) -> ModuleType:
-    """Import the export under a private name; check it has what an export must have."""
+def load_module(
+    path: Path, workflow_id: str, version: str, environment: ExportEnvironment | None = None
+) -> ModuleType:
+    """Import the export under a private name; check it has what an export must have.
+
+    With ``environment``, the export's own imports of ``openai`` and ``guardrails`` give it
+    kithost's provider client and guardrails: its import-time ``AsyncOpenAI()`` needs no
+    ``OPENAI_API_KEY``. That is done through the module's own ``__builtins__``, never by
+    setting a variable or patching a library for the whole process, which other turns being
+    served meanwhile would see (``kithost.workflows.guardrails.environment``).
+    """
     name = f"kithost_workflow_{workflow_id}_{re.sub(r'[^A-Za-z0-9_]', '_', version)}"
     spec = importlib.util.spec_from_file_location(name, path)
     if spec is None or spec.loader is None:
         raise WorkflowFileError(path, "cannot be imported")
     module = importlib.util.module_from_spec(spec)
+    if environment is not None:
+        environment.prepare(module)
     try:
         spec.loader.exec_module(module)
     except Exception as error:
@@ -85,6 +97,8 @@ def load_module(path: Path, workflow_id: str, version: str) -> ModuleType:
         reason = f"import failed: {type(error).__name__}: {error}"
         raise WorkflowFileError(path, reason, line) from None
     sys.modules.pop(name, None)
+    if environment is not None:
+        environment.finish(module)
     if not callable(getattr(module, "run_workflow", None)):
         raise WorkflowFileError(path, "no `async def run_workflow(workflow_input)`")
     if getattr(module, "WorkflowInput", None) is None:

@@ -1,0 +1,109 @@
+"""``run_guardrails`` as an export calls it, with kithost's answers to what can go wrong.
+
+- A check that could not reach the provider: the library turns the provider's error into a bare
+  ``Exception(message)``. kithost raises the provider's own error instead, so the chat says what
+  happened ("The model provider could not be reached…") the way it does for agents. Whether the
+  error is raised at all stays the export's choice (``raise_guardrail_errors``).
+- Contains PII without its spaCy model: in masking mode (``block: False``) the check is skipped
+  with a warning in the log and the text passes unmasked, so the turn goes on (``workflows
+  check`` says the model is missing, before any turn). In blocking mode the check fails as the
+  export asked, with ``GuardrailUnavailable`` naming the model.
+- Moderation off OpenAI learns which categories to ask the model about.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from guardrails.exceptions import GuardrailTripwireTriggered
+from guardrails.types import GuardrailResult
+
+from kithost.workflows.guardrails.pii import SPACY_MODEL, missing_model_reason
+from kithost.workflows.guardrails.pii import spacy_model_installed as _installed
+from kithost.workflows.guardrails.scope import guardrail_call
+
+log = logging.getLogger("kithost.workflows")
+
+RunGuardrails = Callable[..., Awaitable[list[GuardrailResult]]]
+
+PII = "Contains PII"
+
+
+class GuardrailUnavailable(RuntimeError):
+    """A guardrail that cannot run on this server; ``message`` is safe to show a user."""
+
+    def __init__(self, name: str, reason: str) -> None:
+        self.message = f"The {name} guardrail cannot run on this server: it {reason}."
+        super().__init__(self.message)
+
+
+def kithost_run_guardrails(real: RunGuardrails) -> RunGuardrails:
+    """``real`` (the library's ``run_guardrails``) as exports get it (module docstring)."""
+    signature = inspect.signature(real)
+
+    @functools.wraps(real)
+    async def run_guardrails(*args: Any, **kwargs: Any) -> list[GuardrailResult]:
+        bound = signature.bind(*args, **kwargs)
+        chosen = list(bound.arguments["guardrails"])
+        media_type = bound.arguments["media_type"]
+        skipped = [g for g in chosen if _unmaskable(g) and g.definition.media_type == media_type]
+        bound.arguments["guardrails"] = [g for g in chosen if g not in skipped]
+        with guardrail_call(_categories(chosen)) as failures:
+            try:
+                results = await real(*bound.args, **bound.kwargs)
+            except GuardrailTripwireTriggered:
+                raise
+            except Exception as error:
+                raise _clearer(error, failures) from None
+        data, stage = bound.arguments["data"], bound.arguments.get("stage_name")
+        return [*results, *(_skipped(data, stage) for _ in skipped)]
+
+    return run_guardrails
+
+
+def _unmaskable(guardrail: Any) -> bool:
+    if guardrail.definition.name != PII or getattr(guardrail.config, "block", False):
+        return False
+    if _installed():
+        return False
+    log.warning(
+        "the Contains PII guardrail did not run, the text passes unmasked: it %s",
+        missing_model_reason(),
+    )
+    return True
+
+
+def _skipped(data: Any, stage: str | None) -> GuardrailResult:
+    return GuardrailResult(
+        tripwire_triggered=False,
+        info={
+            "guardrail_name": PII,
+            "checked_text": data,
+            "stage_name": stage or "unnamed",
+            "skipped": f"it {missing_model_reason()}",
+        },
+    )
+
+
+def _categories(chosen: list[Any]) -> list[str]:
+    found: list[str] = []
+    for guardrail in chosen:
+        if guardrail.definition.name == "Moderation":
+            found += [str(getattr(c, "value", c)) for c in guardrail.config.categories]
+    return found
+
+
+def _clearer(error: Exception, failures: list[BaseException]) -> BaseException:
+    """The error that says best what went wrong (module docstring)."""
+    if any(error is failure for failure in failures):
+        return error
+    for failure in failures:
+        if str(failure) == str(error):
+            return failure
+    if isinstance(error, RuntimeError) and SPACY_MODEL in str(error):
+        return GuardrailUnavailable(PII, missing_model_reason())
+    return error
