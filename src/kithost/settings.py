@@ -87,6 +87,17 @@ class Settings(BaseSettings):
         "`passthrough` always sends them (a gateway in front of OpenAI); `local` never does.",
     )
     model_timeout: float = Field(default=120.0, gt=0, description="Seconds per model call.")
+    mcp_approval_timeout: float = Field(
+        default=600.0,
+        gt=0,
+        description="Seconds a `HostedMCPTool` call waits for the user's Approve / Deny before "
+        "it expires (treated as denied; the parked run ends).",
+    )
+    mcp_tools_cache_seconds: float = Field(
+        default=60.0,
+        ge=0,
+        description="Seconds an MCP server's tool list is reused (per URL and credentials).",
+    )
     log_level: str = "info"
     demo_signin: bool = Field(
         default=False,

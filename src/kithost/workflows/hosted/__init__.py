@@ -13,6 +13,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any, Protocol
 
 from agents import Agent, FunctionTool, Tool
+from agents.mcp import MCPServer
 
 from kithost.workflows.capabilities import Finding
 
@@ -28,9 +29,10 @@ class HostedToolAdapter(Protocol):
         """What ``tool`` needs on this server (``passthrough``: the provider is OpenAI's)."""
         ...
 
-    def localize(self, tool: Tool) -> Tool:
+    def localize(self, tool: Tool) -> Tool | MCPServer:
         """The local equivalent of ``tool``, under the same name (never called when the
-        finding blocks or the provider runs hosted tools)."""
+        finding blocks or the provider runs hosted tools). An MCP server (for
+        ``HostedMCPTool``) joins the agent's ``mcp_servers``: its tools keep their own names."""
         ...
 
 
@@ -73,14 +75,19 @@ class HostedTools:
             return agent
         copy = agent.clone()
         done[id(agent)] = copy
-        copy.tools = [self._local_tool(tool) for tool in agent.tools]
+        local = [self._local_tool(tool) for tool in agent.tools]
+        copy.tools = [tool for tool in local if not isinstance(tool, MCPServer)]
+        copy.mcp_servers = [
+            *agent.mcp_servers,
+            *(server for server in local if isinstance(server, MCPServer)),
+        ]
         copy.handoffs = [
             self._localized(handoff, done) if isinstance(handoff, Agent) else handoff
             for handoff in agent.handoffs
         ]
         return copy
 
-    def _local_tool(self, tool: Tool) -> Tool:
+    def _local_tool(self, tool: Tool) -> Tool | MCPServer:
         if isinstance(tool, FunctionTool):
             return tool
         adapter = self.adapter_for(tool)

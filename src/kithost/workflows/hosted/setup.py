@@ -3,11 +3,22 @@
 from __future__ import annotations
 
 from kithost.settings import Settings
+from kithost.workflows.approvals import Approvals
 from kithost.workflows.hosted import HostedToolAdapter, HostedTools
+from kithost.workflows.hosted.mcp import HostedMCPAdapter, ToolListCache
 from kithost.workflows.hosted.unsupported import OpenAIOnlyTools
 from kithost.workflows.providers import ProviderConfig
 
 
-def hosted_tools(settings: Settings, provider: ProviderConfig) -> HostedTools:
-    adapters: list[HostedToolAdapter] = [OpenAIOnlyTools()]
+def hosted_tools(
+    settings: Settings, provider: ProviderConfig, approvals: Approvals | None = None
+) -> HostedTools:
+    """``approvals``: where MCP calls wait for the user (the conversation server answers them)."""
+    adapters: list[HostedToolAdapter] = [
+        OpenAIOnlyTools(),
+        HostedMCPAdapter(
+            ToolListCache(settings.mcp_tools_cache_seconds),
+            approvals if approvals is not None else Approvals(settings.mcp_approval_timeout),
+        ),
+    ]
     return HostedTools(adapters, passthrough=provider.runs_hosted_tools)
