@@ -16,7 +16,7 @@ from typing import Any
 import anyio
 from starlette.types import Receive, Scope, Send
 
-from tests.support.fake_model import chat, responses, validation
+from tests.support.fake_model import chat, moderations, responses, validation
 from tests.support.fake_model.recorded import Api, ModelRequest, Outcome
 from tests.support.fake_model.replies import Reply
 from tests.support.fake_model.script import Script
@@ -60,8 +60,9 @@ async def _send_json(
 
 
 class FakeModelApp:
-    """Routes ``POST /v1/chat/completions``, ``POST /v1/responses``, ``GET /v1/models`` and,
-    for a fake in another process, ``GET /_fake/requests`` (the recorded requests as JSON)."""
+    """Routes ``POST /v1/chat/completions``, ``POST /v1/responses``, ``POST /v1/moderations``,
+    ``GET /v1/models`` and, for a fake in another process, ``GET /_fake/requests`` (the
+    recorded requests as JSON)."""
 
     def __init__(
         self, script: Script, models: Sequence[str] = ("gpt-fake",), validate: bool = True
@@ -85,6 +86,8 @@ class FakeModelApp:
         method, path = scope["method"], scope["path"].rstrip("/")
         if method == "POST" and path in ROUTES:
             await self._model_call(scope, receive, send, *ROUTES[path])
+        elif method == "POST" and path == "/v1/moderations":
+            await self._moderation_call(scope, receive, send)
         elif method == "GET" and path == "/v1/models":
             models = [self._model(model) for model in self.models]
             await _send_json(send, 200, {"object": "list", "data": models})
@@ -134,6 +137,35 @@ class FakeModelApp:
         outcome = request.finish(await self._answer(request, reply, renderer, receive, send))
         if outcome == "stopped" or reply.ending == "abort":
             raise DropConnection
+
+    async def _moderation_call(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """OpenAI's moderation endpoint: recorded and scripted like model calls, not streamed."""
+        raw = b""
+        more = True
+        while more:
+            message = await receive()
+            raw += message.get("body", b"")
+            more = bool(message.get("more_body"))
+        try:
+            body = json.loads(raw)
+        except ValueError:
+            body = None
+        if not isinstance(body, dict) or "input" not in body:
+            await _send_json(send, 400, envelope("Missing required parameter: 'input'."))
+            return
+        headers = {
+            key.decode("latin-1"): value.decode("latin-1") for key, value in scope["headers"]
+        }
+        request = ModelRequest(api="moderations", path=scope["path"], body=body, headers=headers)
+        self.script.record(request)
+        reply = self.script.choose(request)
+        if reply.http_error is not None:
+            request.finish("error")
+            failure = reply.http_error
+            await _send_json(send, failure.status, failure.envelope(), failure.headers.items())
+            return
+        request.finish("completed")
+        await _send_json(send, 200, moderations.body(request, reply))
 
     async def _answer(
         self, request: ModelRequest, reply: Reply, renderer: Renderer, receive: Receive, send: Send

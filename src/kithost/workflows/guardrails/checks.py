@@ -4,10 +4,10 @@
   ``Exception(message)``. kithost raises the provider's own error instead, so the chat says what
   happened ("The model provider could not be reached…") the way it does for agents. Whether the
   error is raised at all stays the export's choice (``raise_guardrail_errors``).
-- Contains PII without its spaCy model: in masking mode (``block: False``) the check is skipped
-  with a warning in the log and the text passes unmasked, so the turn goes on (``workflows
-  check`` says the model is missing, before any turn). In blocking mode the check fails as the
-  export asked, with ``GuardrailUnavailable`` naming the model.
+- Contains PII without its spaCy model (the library refuses even to configure it): in masking
+  mode (``block: False``) the check is skipped with a warning in the log and the text passes
+  unmasked, so the turn goes on (``workflows check`` says the model is missing, before any
+  turn). In blocking mode configuring it fails with ``GuardrailUnavailable`` naming the model.
 - Moderation off OpenAI learns which categories to ask the model about.
 """
 
@@ -17,9 +17,12 @@ import functools
 import inspect
 import logging
 from collections.abc import Awaitable, Callable
+from types import SimpleNamespace
 from typing import Any
 
-from guardrails.exceptions import GuardrailTripwireTriggered
+from guardrails.exceptions import ConfigError, GuardrailTripwireTriggered
+from guardrails.registry import default_spec_registry
+from guardrails.runtime import ConfiguredGuardrail
 from guardrails.types import GuardrailResult
 
 from kithost.workflows.guardrails.pii import SPACY_MODEL, missing_model_reason
@@ -29,8 +32,10 @@ from kithost.workflows.guardrails.scope import guardrail_call
 log = logging.getLogger("kithost.workflows")
 
 RunGuardrails = Callable[..., Awaitable[list[GuardrailResult]]]
+Instantiate = Callable[..., list[ConfiguredGuardrail[Any, Any, Any]]]
 
 PII = "Contains PII"
+_warned: list[bool] = []
 
 
 class GuardrailUnavailable(RuntimeError):
@@ -65,15 +70,46 @@ def kithost_run_guardrails(real: RunGuardrails) -> RunGuardrails:
     return run_guardrails
 
 
+def kithost_instantiate_guardrails(real: Instantiate) -> Instantiate:
+    """``real`` (the library's ``instantiate_guardrails``), but Contains PII in masking mode
+    is configured without its spaCy model, for ``run_guardrails`` to skip it."""
+
+    @functools.wraps(real)
+    def instantiate_guardrails(
+        bundle: Any, registry: Any = None
+    ) -> list[ConfiguredGuardrail[Any, Any, Any]]:
+        if _installed():
+            return real(bundle, registry)
+        registry = registry or default_spec_registry
+        configured: list[ConfiguredGuardrail[Any, Any, Any]] = []
+        for item in bundle.guardrails:
+            if item.name == PII and not (item.config or {}).get("block", False):
+                # A stand-in config: the real one loads the model as it is built.
+                config = SimpleNamespace(**{"block": False, **(item.config or {})})
+                configured.append(registry.get(PII).instantiate(config=config))
+                continue
+            try:
+                configured += real(bundle.model_copy(update={"guardrails": [item]}), registry)
+            except ConfigError:
+                if item.name == PII:
+                    raise GuardrailUnavailable(PII, missing_model_reason()) from None
+                raise
+        return configured
+
+    return instantiate_guardrails
+
+
 def _unmaskable(guardrail: Any) -> bool:
     if guardrail.definition.name != PII or getattr(guardrail.config, "block", False):
         return False
     if _installed():
         return False
-    log.warning(
-        "the Contains PII guardrail did not run, the text passes unmasked: it %s",
-        missing_model_reason(),
-    )
+    if not _warned:  # once: exports run it several times a turn, and the banner says it too
+        _warned.append(True)
+        log.warning(
+            "the Contains PII guardrail does not run, the text passes unmasked: it %s",
+            missing_model_reason(),
+        )
     return True
 
 

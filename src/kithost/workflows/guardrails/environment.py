@@ -7,7 +7,8 @@ two packages, a view of the real module in which a few names are kithost's:
 
 - ``openai.AsyncOpenAI`` → ``ProviderClient`` (whatever arguments the export passes);
   ``openai.OpenAI`` → a plain sync client on the provider's key and base URL;
-- ``guardrails.run_guardrails`` → ``checks.kithost_run_guardrails`` around the real one;
+- ``guardrails.run_guardrails`` and ``instantiate_guardrails`` → the real ones, with kithost's
+  answers to failing checks and to a missing spaCy model (``checks``);
 - ``guardrails.GuardrailAgent`` → the real factory, its guardrails given ``ProviderClient``;
 - ``guardrails.GuardrailsAsyncOpenAI`` → the real client on kithost's provider.
 
@@ -73,7 +74,10 @@ class ExportEnvironment:
     def _replaced(self) -> dict[str, dict[str, Callable[[], Any]]]:
         """Per module, the names this environment answers (each built on first use: only
         exports that use guardrails pay for importing them)."""
-        run_guardrails = {"run_guardrails": lambda: self._run_guardrails}
+        run_guardrails = {
+            "run_guardrails": lambda: self._run_guardrails,
+            "instantiate_guardrails": lambda: self._instantiate_guardrails,
+        }
         agent = {"GuardrailAgent": lambda: self._guardrail_agent}
         client = {"GuardrailsAsyncOpenAI": lambda: self._guardrails_client}
         return {
@@ -125,6 +129,14 @@ class ExportEnvironment:
         return kithost_run_guardrails(runtime.run_guardrails)
 
     @cached_property
+    def _instantiate_guardrails(self) -> Any:
+        from guardrails import runtime
+
+        from kithost.workflows.guardrails.checks import kithost_instantiate_guardrails
+
+        return kithost_instantiate_guardrails(runtime.instantiate_guardrails)
+
+    @cached_property
     def _guardrail_agent(self) -> Callable[..., Any]:
         """The library's ``GuardrailAgent`` with its functions re-bound to this environment's
         imports: the contexts it builds (``AsyncOpenAI()`` inside) get ``ProviderClient``."""
@@ -144,24 +156,24 @@ class ExportEnvironment:
     def _guardrails_client(self) -> type[Any]:
         from guardrails.client import GuardrailsAsyncOpenAI as Real
 
-        config = self.config
+        provider = self.config
 
         class GuardrailsAsyncOpenAI(Real):
             """The library's client on kithost's provider, for its calls and its checks."""
 
             def __init__(
-                self, config_: Any, raise_guardrail_errors: bool = False, **_kwargs: Any
+                self, config: Any, raise_guardrail_errors: bool = False, **_openai_kwargs: Any
             ) -> None:
                 super().__init__(
-                    config_,
+                    config,
                     raise_guardrail_errors,
-                    api_key=config.api_key or "unused",
-                    base_url=config.base_url,
-                    timeout=config.timeout_seconds,
-                    max_retries=config.max_retries,
+                    api_key=provider.api_key or "unused",
+                    base_url=provider.base_url,
+                    timeout=provider.timeout_seconds,
+                    max_retries=provider.max_retries,
                 )
-                self._resource_client = ProviderClient(config)
-                self.context.guardrail_llm = ProviderClient(config)
+                self._resource_client = ProviderClient(provider)
+                self.context.guardrail_llm = ProviderClient(provider)
 
         return GuardrailsAsyncOpenAI
 
