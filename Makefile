@@ -10,7 +10,7 @@ NODE_INSTALLED := $(NODE_DIR)/node_modules/.installed
 # The console's browser tests drive Debian's Chromium (Playwright cannot download its own here).
 CHROMIUM := /usr/bin/chromium
 
-.PHONY: serve test lint typecheck pytest screenshots bench lock clean
+.PHONY: serve test lint typecheck pytest screenshots bench lock clean docs-cli
 
 $(INSTALLED): pyproject.toml requirements.lock
 	@test -n "$(PYTHON)" || { echo "kithost needs Python 3.12 or newer: install python3.12 (or pyenv install 3.12), or run make PYTHON=/path/to/python3.12" >&2; exit 1; }
@@ -29,8 +29,14 @@ $(CHROMIUM):
 	test -x $(CHROMIUM) || (apt-get update && apt-get install -y chromium)
 
 # The chat at http://127.0.0.1:8000 signs in with the demo sign-in (off unless this is set).
+# make serve PORT=8080 HOST=0.0.0.0 WORKFLOWS=./workflows: where to listen, which folder (read
+# from this command line only: shells often export HOST or PORT for other purposes). Any other
+# setting passes through, on this line or from the environment, e.g. the model provider:
+# make serve OPENAI_BASE_URL=http://127.0.0.1:11434/v1 KITHOST_MODEL_API=chat_completions
+given = $(if $(filter command line,$(origin $(1))),$(2))
 serve: $(INSTALLED)
-	KITHOST_DEMO_SIGNIN=true $(BIN)/kithost serve
+	KITHOST_DEMO_SIGNIN=true $(call given,WORKFLOWS,KITHOST_WORKFLOWS_DIR=$(WORKFLOWS)) \
+	  $(BIN)/kithost serve $(call given,HOST,--host $(HOST)) $(call given,PORT,--port $(PORT))
 
 test: $(INSTALLED) $(NODE_INSTALLED) $(CHROMIUM) lint typecheck pytest
 
@@ -51,6 +57,10 @@ bench: $(INSTALLED)
 # Refresh docs/screenshot-chat.png and docs/screenshot-admin.png from the browser tests.
 screenshots: $(INSTALLED) $(CHROMIUM)
 	KITHOST_SCREENSHOT_DIR=$(CURDIR)/docs $(BIN)/pytest tests/test_console_browser.py -k "admin_console and sqlite"
+
+# Refresh docs/cli.md from `kithost --help` (tests/test_docs_honest.py fails when it is stale).
+docs-cli: $(INSTALLED)
+	$(BIN)/python scripts/cli_docs.py
 
 # Refresh requirements.lock from pyproject.toml (run after changing dependencies).
 lock:

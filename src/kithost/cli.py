@@ -13,10 +13,11 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 
-from kithost.core.errors import KithostError
+from kithost.core.errors import KithostError, NotFound
 from kithost.core.pagination import ListParams
 from kithost.core.traces import traces_to_wire
 from kithost.importer.command import register_import
+from kithost.pid_file import PID_FILE, pid_file
 from kithost.settings import Settings
 from kithost.workflows.builtin_ids import DEMO_WORKFLOW_ID
 
@@ -29,7 +30,6 @@ if TYPE_CHECKING:
 # that `kithost keys …` or `kithost --help` answer at once.
 
 T = TypeVar("T")
-PID_FILE = "kithost.pid"
 
 app = typer.Typer(
     help="kithost: OpenAI's hosted ChatKit API, on your own machine.", no_args_is_help=True
@@ -49,8 +49,11 @@ app.add_typer(workflows_app, name="workflows")
 register_import(app)
 
 
-def _run[T](work: Callable[[Services], Awaitable[T]]) -> T:
-    """Run ``work`` with freshly built services on a migrated database."""
+def _run[T](work: Callable[[Services], Awaitable[T]], *, looks_up: bool = False) -> T:
+    """Run ``work`` with freshly built services on a migrated database.
+
+    ``looks_up``: the command reads something by id, so "not found" names the database read.
+    """
     from kithost.services import open_services
 
     async def main() -> T:
@@ -60,7 +63,7 @@ def _run[T](work: Callable[[Services], Awaitable[T]]) -> T:
         finally:
             await services.close()
 
-    return _run_async(main)
+    return _run_async(main, looks_up=looks_up)
 
 
 def _run_keys[T](work: Callable[[ApiKeyRepository], Awaitable[T]]) -> T:
@@ -80,15 +83,41 @@ def _run_keys[T](work: Callable[[ApiKeyRepository], Awaitable[T]]) -> T:
     return _run_async(main)
 
 
-def _run_async[T](main: Callable[[], Awaitable[T]]) -> T:
+def _run_async[T](main: Callable[[], Awaitable[T]], *, looks_up: bool = False) -> T:
     async def guarded() -> T:
         return await main()
 
     try:
         return asyncio.run(guarded())
     except KithostError as error:
-        typer.secho(f"error: {error.message}", err=True, fg=typer.colors.RED)
+        message = error.message
+        if looks_up and isinstance(error, NotFound):
+            message = f"{message.rstrip('.')} {_where_looked()}."
+        typer.secho(f"error: {message}", err=True, fg=typer.colors.RED)
         raise typer.Exit(code=1) from None
+
+
+def _database_label(settings: Settings) -> str:
+    """The database URL with its password hidden, and a relative SQLite path made absolute:
+    which file that is depends on the folder the command runs from."""
+    from sqlalchemy.engine import make_url
+
+    url = make_url(settings.resolved_database_url)
+    path = url.database
+    if url.drivername.startswith("sqlite") and path and path != ":memory:":
+        url = url.set(database=str(Path(path).resolve()))
+    return url.render_as_string(hide_password=True)
+
+
+def _where_looked() -> str:
+    return (
+        f"(database: {_database_label(Settings())}; run from the folder kithost serves from, "
+        "or set KITHOST_DATABASE_URL or KITHOST_DATA_DIR as the server has them)"
+    )
+
+
+def _nothing_found(what: str) -> None:
+    typer.echo(f"No {what} {_where_looked()}.", err=True)
 
 
 def _print_json(data: Any) -> None:
@@ -125,48 +154,49 @@ def serve(
     typer.echo(model_line)
     if settings.demo_signin:
         typer.echo(f"Chat in a browser: {base_url}/  (admin console: {base_url}/admin)")
-    typer.echo(f"kithost is serving on {base_url} (database: {_safe_url(settings)})")
-    _write_pid_file(settings)
+    typer.echo(f"kithost is serving on {base_url} (database: {_database_label(settings)})")
     logging.basicConfig(level=settings.log_level.upper())
     logging.getLogger("alembic").setLevel(logging.WARNING)
-    uvicorn.run(
-        "kithost.app:create_app",
-        factory=True,
-        host=settings.host,
-        port=settings.port,
-        workers=workers,
-        log_level=settings.log_level,
-        proxy_headers=True,
-    )
-
-
-def _write_pid_file(settings: Settings) -> None:
-    """Record this process for `kithost workflows reload` (uvicorn serves in this process)."""
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    (settings.data_dir / PID_FILE).write_text(str(os.getpid()))
+    # For `kithost workflows reload` (uvicorn serves in this process); removed on the way out.
+    with pid_file(settings.data_dir):
+        uvicorn.run(
+            "kithost.app:create_app",
+            factory=True,
+            host=settings.host,
+            port=settings.port,
+            workers=workers,
+            log_level=settings.log_level,
+            proxy_headers=True,
+        )
 
 
 async def _startup(services: Services) -> tuple[str | None, str, str]:
     """Make a first admin key if none exists; pick the workflow to suggest.
 
-    Returns the new key (or None), a workflow id for the snippet — the first user workflow when
-    a model provider is configured, else the offline demo — and a line describing the model.
+    Returns the new key (or None), a workflow id for the snippet — the first user workflow that
+    can run when a model provider is configured, else the offline demo — and lines describing
+    the model and what workflows cannot run or still need (their findings).
     """
+    from kithost.workflows.report import banner_lines
+
     key = None
     if not services.settings.api_keys and not await services.api_keys.count_active():
         _record, key = await services.api_keys.create("first key (made by serve)")
     own = [v for v in services.workflows.list() if v.source != "builtin"]
+    usable = [v for v in own if v.unavailable_reason is None]
     folder = services.settings.workflows_dir
     if services.agent_services.configured and own:
         config = services.agent_services.provider.config
         where = config.base_url or "OpenAI"
         line = f"Workflows: {len(own)} from {folder}/, answered by {where} ({config.api})."
-        return key, own[0].id, line
+        line = "\n".join([line, *banner_lines(own)])
+        return key, (usable[0].id if usable else DEMO_WORKFLOW_ID), line
     if own:
         line = (
             f"Workflows: {len(own)} from {folder}/, but no model provider is configured "
             "(OPENAI_API_KEY or OPENAI_BASE_URL); the offline wf_kithost_demo answers meanwhile."
         )
+        line = "\n".join([line, *banner_lines(own)])
     else:
         line = f"Workflows: none in {folder}/; the offline wf_kithost_demo answers."
     return key, DEMO_WORKFLOW_ID, line
@@ -178,21 +208,22 @@ A new admin API key was made. It is shown only now; kithost keeps only its hash.
 
     {key}
 
+It is your app backend's secret (the docs call it KITHOST_ADMIN_KEY; kithost itself does not
+read that variable: its own setting for extra keys is KITHOST_API_KEYS). In the backend's shell:
+
+    export KITHOST_ADMIN_KEY={key}
+
 Create a ChatKit session with the official Python SDK:
 
+    import os
     from openai import OpenAI
 
-    client = OpenAI(base_url="{base_url}/v1", api_key="{key}")
+    client = OpenAI(base_url="{base_url}/v1", api_key=os.environ["KITHOST_ADMIN_KEY"])
     session = client.beta.chatkit.sessions.create(
         user="user_123", workflow={{"id": "{workflow_id}"}}
     )
     print(session.client_secret)
 """
-
-
-def _safe_url(settings: Settings) -> str:
-    url = settings.resolved_database_url
-    return url.split("@")[-1] if "@" in url else url
 
 
 @keys_app.command("create")
@@ -208,6 +239,8 @@ def keys_create(
 def keys_list() -> None:
     """List admin keys made by kithost (never the keys themselves)."""
     records = _run_keys(lambda keys: keys.list())
+    if not records:
+        _nothing_found("admin keys made by kithost")
     for record in records:
         state = "active" if record.active else "revoked"
         typer.echo(f"{record.id}  {record.hint}  {state:8}  {record.name}")
@@ -257,20 +290,25 @@ def sessions_list(
         page = await services.sessions.list(ListParams(limit=limit), user=user, status=status)  # type: ignore[arg-type]
         return page.data
 
-    for session in _run(work):
+    sessions = _run(work)
+    if not sessions:
+        _nothing_found("sessions")
+    for session in sessions:
         typer.echo(f"{session.id}  {session.status():9}  {session.user}  {session.workflow.id}")
 
 
 @sessions_app.command("cancel")
 def sessions_cancel(session_id: str) -> None:
     """Cancel a session: its client secret stops working at once."""
-    session = _run(lambda services: services.sessions.cancel(session_id))
+    session = _run(lambda services: services.sessions.cancel(session_id), looks_up=True)
     typer.echo(f"{session.id}  {session.status()}")
 
 
 @workflows_app.command("list")
 def workflows_list() -> None:
     """List the workflows and versions a session may name (the newest is the default)."""
+
+    from kithost.workflows.report import status
 
     async def work(services: Services) -> list[Any]:
         return [
@@ -280,19 +318,27 @@ def workflows_list() -> None:
 
     for version, default in _run(work):
         mark = "*" if default else " "
-        typer.echo(f"{version.id}  {mark}{version.version:10}  {version.source:13}  {version.name}")
+        typer.echo(
+            f"{version.id}  {mark}{version.version:10}  {version.source:13}  "
+            f"{status(version):11}  {version.name}"
+        )
+        if version.unavailable_reason:
+            typer.echo(f"    {version.unavailable_reason}")
 
 
 @workflows_app.command("check")
 def workflows_check(
     folder: Annotated[Path, typer.Argument(help="Folder to check (KITHOST_WORKFLOWS_DIR).")],
 ) -> None:
-    """Load every file in FOLDER and report each problem as file:line: reason."""
+    """Load every file in FOLDER: each problem as file:line: reason, and for every workflow
+    what it uses (hosted tools, guardrails, models) and how that runs on the configured
+    provider. Exit code 1 when a file cannot be loaded or a workflow cannot run here."""
 
     from kithost.workflows.agent_services import AgentServices
     from kithost.workflows.hosted.setup import hosted_tools
     from kithost.workflows.loader import load_folder
     from kithost.workflows.providers import ProviderConfig
+    from kithost.workflows.report import check_lines
 
     async def check() -> LoadResult:
         # No database needed: only the files are read and imported.
@@ -311,10 +357,18 @@ def workflows_check(
 
     result = asyncio.run(check())
     for version in result.versions:
-        typer.echo(f"ok       {version.id} version {version.version} ({version.source})")
+        typer.echo("\n".join(check_lines(version)))
     for problem in result.problems:
         typer.secho(f"{problem.path}:{problem.line or 1}: {problem.reason}", err=True, fg="red")
-    if result.problems or not folder.is_dir():
+    unavailable = [v for v in result.versions if v.unavailable_reason]
+    for version in unavailable:
+        typer.secho(
+            f"{version.id} version {version.version} cannot run on this server: "
+            f"{version.unavailable_reason}",
+            err=True,
+            fg="red",
+        )
+    if result.problems or unavailable or not folder.is_dir():
         if not folder.is_dir():
             typer.secho(f"{folder}: not a folder", err=True, fg="red")
         raise typer.Exit(code=1)
@@ -349,7 +403,10 @@ def traces(thread_id: str) -> None:
         await services.threads.get(thread_id)
         return traces_to_wire(await services.traces.for_thread(thread_id))
 
-    _print_json(_run(work))
+    found = _run(work, looks_up=True)
+    if not found["data"]:
+        _nothing_found(f"traces for {thread_id} (only sessions with tracing on record them)")
+    _print_json(found)
 
 
 def main() -> None:

@@ -18,6 +18,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from kithost.importer.options import (
     DEFAULT_CONCURRENCY,
     DEFAULT_MAX_RETRIES,
+    DEFAULT_SOURCE_URL,
     ImportOptions,
     parse_since,
 )
@@ -41,16 +42,23 @@ def register_import(app: typer.Typer) -> None:
 
 def import_threads(
     base_url: Annotated[
-        str | None,
+        str,
         typer.Option(
             "--base-url",
-            help="The source API, ending in /v1. Default: OPENAI_BASE_URL, else "
-            "https://api.openai.com/v1.",
+            envvar="KITHOST_IMPORT_BASE_URL",
+            help="The source API, ending in /v1 (never OPENAI_BASE_URL, which names the model "
+            "provider).",
         ),
-    ] = None,
+    ] = DEFAULT_SOURCE_URL,
     api_key: Annotated[
         str | None,
-        typer.Option("--api-key", help="The source's API key. Default: OPENAI_API_KEY."),
+        typer.Option(
+            "--api-key",
+            envvar="KITHOST_IMPORT_API_KEY",
+            show_envvar=True,
+            help="The source's API key: the OpenAI project that owns the threads (never "
+            "OPENAI_API_KEY, which kithost sends to the model provider).",
+        ),
     ] = None,
     user: Annotated[
         list[str] | None, typer.Option("--user", help="Only this user's threads (repeatable).")

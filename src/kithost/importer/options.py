@@ -9,16 +9,17 @@ from datetime import UTC, date, datetime
 DEFAULT_MAX_RETRIES = 10
 DEFAULT_CONCURRENCY = 4
 DEFAULT_TIMEOUT_SECONDS = 60.0
+DEFAULT_SOURCE_URL = "https://api.openai.com/v1"
 
 _UNIX_TIME = re.compile(r"^\d{1,12}(\.\d+)?$")
 
 
 @dataclass(frozen=True)
 class ImportOptions:
-    base_url: str | None = None
-    """The source's base URL (``…/v1``); None lets the SDK use OPENAI_BASE_URL or OpenAI."""
+    base_url: str = DEFAULT_SOURCE_URL
+    """The source's base URL (``…/v1``); never OPENAI_BASE_URL, the model provider's."""
     api_key: str | None = None
-    """The source's API key; None lets the SDK read OPENAI_API_KEY."""
+    """The source's API key (``--api-key`` or KITHOST_IMPORT_API_KEY, never OPENAI_API_KEY)."""
     users: tuple[str, ...] = ()
     since: float | None = None
     """Only threads created at or after this Unix time."""

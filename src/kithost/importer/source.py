@@ -10,7 +10,6 @@ dropped connections are retried ``max_retries`` times.
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import AsyncIterator, Iterable
 from types import TracebackType
 from typing import Any
@@ -33,18 +32,20 @@ class Source:
     """Reads threads and items; every fatal error comes out as a ``SourceError``."""
 
     def __init__(self, options: ImportOptions):
-        api_key = options.api_key or os.environ.get("OPENAI_API_KEY")
+        # Not OPENAI_API_KEY: that variable is the model provider's, and the same shell may
+        # point OPENAI_BASE_URL at a local model server that should never see an OpenAI key.
+        api_key = options.api_key
         if not api_key:
             raise SourceError(
-                "No API key for the source: pass --api-key, or set OPENAI_API_KEY to the key "
-                "of the OpenAI project whose ChatKit threads you are importing."
+                "No API key for the source: pass --api-key, or set KITHOST_IMPORT_API_KEY to "
+                "the key of the OpenAI project whose ChatKit threads you are importing."
             )
         self.rate_limited = 0
         """429 answers seen so far (the SDK retries each after its Retry-After)."""
         self._http = openai.DefaultAsyncHttpxClient(event_hooks={"response": [self._saw]})
         self._client = openai.AsyncOpenAI(
             api_key=api_key,
-            base_url=options.base_url,  # None: OPENAI_BASE_URL, else OpenAI
+            base_url=options.base_url,
             max_retries=options.max_retries,
             timeout=options.timeout,
             http_client=self._http,
@@ -101,7 +102,8 @@ class Source:
         if isinstance(error, openai.AuthenticationError):
             return SourceError(
                 f"{where} refused the API key (401: {_message(error)}). Pass the key of the "
-                "OpenAI project that owns the ChatKit threads with --api-key or OPENAI_API_KEY."
+                "OpenAI project that owns the ChatKit threads with --api-key or "
+                "KITHOST_IMPORT_API_KEY."
             )
         if isinstance(error, openai.PermissionDeniedError):
             return SourceError(
