@@ -40,7 +40,7 @@ from kithost.workflows.base import (
     Workflow,
     user_text,
 )
-from kithost.workflows.failures import describe_failure
+from kithost.workflows.failures import classify_failure
 from kithost.workflows.registry import WorkflowRegistry
 
 log = logging.getLogger("kithost.conversation")
@@ -98,13 +98,15 @@ class KithostChatKitServer(ChatKitServer[RequestContext]):
             raise
         except Exception as error:
             self._untitled_inputs.pop(thread.id, None)
+            failure = classify_failure(error)
+            # One line, redacted, no traceback: tracebacks quote source lines and tool reprs.
             log.warning(
-                "workflow %s failed on thread %s",
+                "workflow %s failed on thread %s: %s",
                 context.session.workflow.id,
                 thread.id,
-                exc_info=error,
+                failure.log_line,
             )
-            raise CustomStreamError(describe_failure(error), allow_retry=True) from error
+            raise CustomStreamError(failure.message, allow_retry=failure.allow_retry) from None
         # On Stop, cancellation skips this: handle_stream_cancelled takes the entry instead.
         self._untitled_inputs.pop(thread.id, None)
         await self._title(thread, input_user_message, context, runnable)

@@ -4,6 +4,11 @@ A ``TurnRuntime`` is what every agent call of a turn shares: the model provider,
 earlier turns, the tracing choice, and the queue through which visible agents' output streams
 into the chat. It is reached through a context variable, so that an Agent Builder export's
 plain ``Runner.run(...)`` calls can be served without editing the file.
+
+Every run gets the caller's own ``context`` object (an export's variable class, say); what
+ChatKit needs to stream the answer (``AgentContext``) travels beside it, and is the run's
+context only when the caller gives none. Runs may be awaited (``run_agent``), streamed by the
+caller too (``start_streamed``), or waited for from a worker thread (``run_from_thread``).
 """
 
 from __future__ import annotations
@@ -11,25 +16,40 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import dataclasses
-from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+from typing import Any, TypeVar
 
 import anyio
-from agents import Agent, ModelSettings, RunConfig, Runner, TResponseInputItem
-from agents.result import RunResultBase
+from agents import (
+    Agent,
+    ModelSettings,
+    RunConfig,
+    RunErrorHandlers,
+    RunHooks,
+    Runner,
+    RunState,
+    TResponseInputItem,
+)
+from agents.result import RunResultBase, RunResultStreaming
 from chatkit.agents import AgentContext, stream_agent_response
 from chatkit.types import AssistantMessageItem, ThreadItemDoneEvent, ThreadStreamEvent
 
 from kithost.core.context import RequestContext
 from kithost.core.traces import SpanRecord
-from kithost.workflows.base import Turn
-from kithost.workflows.history import HistoryConverter
+from kithost.workflows.base import Turn, user_text
+from kithost.workflows.history import HistoryConverter, fit_to_api, with_attachments
 from kithost.workflows.hosted import HostedTools
 from kithost.workflows.item_ids import with_kithost_item_ids
 from kithost.workflows.providers import KithostModelProvider
+from kithost.workflows.redaction import register_secret
+from kithost.workflows.streamed_run import StreamedRun
+from kithost.workflows.worker_threads import carry_context_into_executor, in_event_loop
 
 _CURRENT: contextvars.ContextVar[TurnRuntime] = contextvars.ContextVar("kithost_turn_runtime")
 _DONE = object()
+DEFAULT_MAX_TURNS = 10  # the Agents SDK's
+T = TypeVar("T")
+AgentInput = str | list[TResponseInputItem] | RunState[Any]
 
 
 def optional_runtime() -> TurnRuntime | None:
@@ -57,7 +77,13 @@ class TurnRuntime:
     outcome: Any = None
     spans: list[SpanRecord] = dataclasses.field(default_factory=list)
     record_spans: Callable[[list[SpanRecord]], Awaitable[None]] | None = None
+    attachment_parts: list[Any] = dataclasses.field(default_factory=list)
+    """The current message's attachments as input parts, added to every agent's input."""
+    loop: asyncio.AbstractEventLoop | None = None
+    """The loop the turn runs on (set by ``drive``), for runs started from worker threads."""
     _events: asyncio.Queue[Any] = dataclasses.field(default_factory=asyncio.Queue)
+    _children: set[asyncio.Task[Any]] = dataclasses.field(default_factory=set)
+    _streamed: list[StreamedRun] = dataclasses.field(default_factory=list)
 
     @classmethod
     async def start(
@@ -67,17 +93,24 @@ class TurnRuntime:
         hosted_tools: HostedTools,
         converter: HistoryConverter,
     ) -> TurnRuntime:
-        """Prepare a turn: load and convert every earlier item of the thread."""
+        """Prepare a turn: load and convert every earlier item of the thread, and the new
+        message's attachments."""
         items = await turn.history()
         current = turn.input.id if turn.input else None
         earlier = [item for item in items if item.id != current]
+        earlier_input = await converter.to_agent_input(earlier) if earlier else []
+        attachments = turn.input.attachments if turn.input else []
+        register_secret(provider.config.api_key)
         return cls(
             turn=turn,
             provider=provider,
             hosted_tools=hosted_tools,
             converter=converter,
             tracing_enabled=turn.context.session.workflow.tracing_enabled,
-            earlier_turns=await converter.to_agent_input(earlier) if earlier else [],
+            earlier_turns=fit_to_api(earlier_input, provider.config.api),
+            attachment_parts=[
+                await converter.attachment_to_message_content(item) for item in attachments
+            ],
         )
 
     async def current_input(self) -> list[TResponseInputItem]:
@@ -86,8 +119,8 @@ class TurnRuntime:
             return []
         return await self.converter.to_agent_input([self.turn.input])
 
-    def run_config(self, given: RunConfig | None = None) -> RunConfig:
-        base = given or RunConfig()
+    def run_config(self, given: RunConfig | dict[str, Any] | None = None) -> RunConfig:
+        base = RunConfig(**given) if isinstance(given, dict) else given or RunConfig()
         settings = base.model_settings
         if self.provider.config.api == "chat_completions":
             # A compatible server streams token usage only when asked, and the SDK asks only
@@ -104,42 +137,126 @@ class TurnRuntime:
     async def run_agent(
         self,
         agent: Agent[Any],
-        input: str | list[TResponseInputItem],
-        run_config: RunConfig | None = None,
+        input: AgentInput,
+        run_config: RunConfig | dict[str, Any] | None = None,
         max_turns: int | None = None,
+        *,
+        context: Any = None,
+        hooks: RunHooks[Any] | None = None,
+        error_handlers: RunErrorHandlers[Any] | None = None,
     ) -> RunResultBase:
-        """Run ``agent`` on the earlier turns plus ``input``.
+        """Run ``agent`` on the earlier turns plus ``input``, to its end.
 
         An agent with a structured ``output_type`` runs without streaming and stays out of the
         chat (its JSON is for the workflow); any other agent streams into the thread.
         """
-        given = [{"role": "user", "content": input}] if isinstance(input, str) else list(input)
-        full_input: list[TResponseInputItem] = [*self.earlier_turns, *given]
-        config = self.run_config(run_config)
-        limit = max_turns or 10
-        agent = self.hosted_tools.prepare(agent)
         if _is_structured(agent):
-            return await Runner.run(agent, full_input, run_config=config, max_turns=limit)
+            agent, full_input, config = self._prepare(agent, input, run_config)
+            return await Runner.run(
+                agent,
+                full_input,
+                context=context,
+                hooks=hooks,
+                run_config=config,
+                max_turns=max_turns or DEFAULT_MAX_TURNS,
+                error_handlers=error_handlers,
+            )
+        run = self.start_streamed(
+            agent,
+            input,
+            run_config,
+            max_turns,
+            context=context,
+            hooks=hooks,
+            error_handlers=error_handlers,
+        )
+        await run.finish()
+        return run.result
+
+    def start_streamed(
+        self,
+        agent: Agent[Any],
+        input: AgentInput,
+        run_config: RunConfig | dict[str, Any] | None = None,
+        max_turns: int | None = None,
+        *,
+        context: Any = None,
+        hooks: RunHooks[Any] | None = None,
+        error_handlers: RunErrorHandlers[Any] | None = None,
+    ) -> StreamedRun:
+        """Start ``agent`` streaming: into the chat (unless structured), and to the caller
+        through ``.result.stream_events()``. Call inside this turn's event loop."""
+        agent, full_input, config = self._prepare(agent, input, run_config)
         agent_context: AgentContext[RequestContext] = AgentContext(
             thread=self.turn.thread, store=self.turn.store, request_context=self.turn.context
         )
         result = Runner.run_streamed(
-            agent, full_input, context=agent_context, run_config=config, max_turns=limit
+            agent,
+            full_input,
+            context=agent_context if context is None else context,
+            hooks=hooks,
+            run_config=config,
+            max_turns=max_turns or DEFAULT_MAX_TURNS,
+            error_handlers=error_handlers,
         )
-        try:
-            events = stream_agent_response(agent_context, result)
-            async for event in with_kithost_item_ids(events, self.turn.new_item_id):
-                if isinstance(event, ThreadItemDoneEvent) and isinstance(
-                    event.item, AssistantMessageItem
-                ):
-                    self.visible_messages += 1
-                await self._events.put(event)
-        finally:
-            if not result.is_complete:
-                result.cancel()
-        if result.run_loop_exception is not None:
-            raise result.run_loop_exception
-        return result
+
+        def chat(view: RunResultStreaming) -> AsyncIterator[ThreadStreamEvent]:
+            events = stream_agent_response(agent_context, view)
+            return with_kithost_item_ids(events, self.turn.new_item_id)
+
+        visible = not _is_structured(agent)
+        run = StreamedRun(result, self._spawn, chat if visible else None, self._show)
+        self._streamed.append(run)
+        return run
+
+    def run_from_thread(self, make: Callable[[], Coroutine[Any, Any, T]]) -> T:
+        """From a worker thread: run ``make()`` on this turn's loop and wait for its result."""
+        if in_event_loop() or self.loop is None:
+            raise RuntimeError(
+                "Runner.run_sync() cannot be called when an event loop is already running; "
+                "await Runner.run() instead (or call run_sync from a worker thread)."
+            )
+
+        async def in_turn() -> T:
+            token = _CURRENT.set(self)
+            task = asyncio.current_task()
+            if task is not None:  # so that a Stop cancels it with the rest of the turn
+                self._children.add(task)
+            try:
+                return await make()
+            finally:
+                _CURRENT.reset(token)
+                if task is not None:
+                    self._children.discard(task)
+
+        return asyncio.run_coroutine_threadsafe(in_turn(), self.loop).result()
+
+    def _prepare(
+        self, agent: Agent[Any], input: AgentInput, run_config: RunConfig | dict[str, Any] | None
+    ) -> tuple[Agent[Any], str | list[TResponseInputItem] | RunState[Any], RunConfig]:
+        """The agent as it runs here, its input after the earlier turns (with the current
+        attachments), and the run configuration with kithost's provider."""
+        config = self.run_config(run_config)
+        agent = self.hosted_tools.prepare(agent)
+        if isinstance(input, RunState):  # a resumed run carries its own history
+            return agent, input, config
+        given: list[TResponseInputItem] = (
+            [{"role": "user", "content": input}] if isinstance(input, str) else list(input)
+        )
+        given = with_attachments(given, self.attachment_parts, user_text(self.turn.input))
+        full_input = fit_to_api([*self.earlier_turns, *given], self.provider.config.api)
+        return agent, full_input, config
+
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
+        task = asyncio.create_task(work)
+        self._children.add(task)
+        task.add_done_callback(self._children.discard)
+        return task
+
+    async def _show(self, event: ThreadStreamEvent) -> None:
+        if isinstance(event, ThreadItemDoneEvent) and isinstance(event.item, AssistantMessageItem):
+            self.visible_messages += 1
+        await self._events.put(event)
 
     async def emit(self, event: ThreadStreamEvent) -> None:
         await self._events.put(event)
@@ -150,6 +267,8 @@ class TurnRuntime:
         Its return value is then in ``outcome``. Cancelling the iteration (Stop) cancels the
         work, and with it the model call.
         """
+        self.loop = asyncio.get_running_loop()
+        carry_context_into_executor(self.loop)
         token = _CURRENT.set(self)
         try:
             task = asyncio.create_task(self._finish(work))
@@ -160,9 +279,10 @@ class TurnRuntime:
                 yield event
             self.outcome = await task
         finally:
-            if not task.done():
-                task.cancel()
-                await asyncio.gather(task, return_exceptions=True)
+            pending = [task, *self._children]
+            for child in pending:
+                child.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
             await self._flush_spans()
 
     async def _flush_spans(self) -> None:
@@ -175,7 +295,12 @@ class TurnRuntime:
 
     async def _finish(self, work: Callable[[], Awaitable[Any]]) -> Any:
         try:
-            return await work()
+            outcome = await work()
+            # A streamed run the workflow never read still answers in the chat (or fails).
+            for run in self._streamed:
+                if not run.consumed:
+                    await run.finish()
+            return outcome
         finally:
             await self._events.put(_DONE)
 

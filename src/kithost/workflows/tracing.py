@@ -20,6 +20,7 @@ from agents.tracing import (
 )
 
 from kithost.core.traces import SpanRecord
+from kithost.workflows.redaction import redact_data
 from kithost.workflows.runtime import TurnRuntime, optional_runtime
 
 
@@ -53,7 +54,8 @@ def span_record(span: Span[Any], runtime: TurnRuntime) -> SpanRecord:
         started_at=_timestamp(span.started_at),
         ended_at=_timestamp(span.ended_at),
         data=data,
-        error=_json_safe(span.error) if span.error else None,
+        # The SDK quotes exceptions here, and some quote a hosted tool's configuration.
+        error=redact_data(_json_safe(span.error)) if span.error else None,
     )
 
 

@@ -1,35 +1,43 @@
 """Agent Builder exports, run unmodified.
 
 An export is a module with ``Agent(...)`` definitions, a ``WorkflowInput`` model and
-``async def run_workflow(workflow_input)`` that calls the non-streaming ``Runner.run``. kithost
-loads the file as it is and swaps the module's ``Runner`` for one that streams visible agents
-into the chat and gives every agent the thread's earlier turns (exports pass only the current
-message: chatkit-js#184).
+``async def run_workflow(workflow_input)`` that calls ``Runner.run`` (some call
+``Runner.run_streamed``, or ``Runner.run_sync`` from a thread). kithost loads the file as it is
+and swaps the module's ``Runner`` for one that streams visible agents into the chat and gives
+every agent the thread's earlier turns and the current message's attachments (exports pass only
+the current text: chatkit-js#184). The module's ``print`` writes to the operator's log.
 """
 
 from __future__ import annotations
 
 import ast
+import builtins
 import importlib.util
+import json
+import logging
 import re
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from agents import Agent, RunConfig, TResponseInputItem
-from agents.result import RunResultBase
+import agents
+from agents import Agent, RunConfig
+from agents.result import RunResultBase, RunResultStreaming
 from chatkit.types import ThreadStreamEvent
+from pydantic import BaseModel
 
 from kithost.workflows.agent_services import AgentServices
 from kithost.workflows.base import Turn, stream_assistant_text, user_text
 from kithost.workflows.guardrails import ExportEnvironment
-from kithost.workflows.runtime import current_runtime
+from kithost.workflows.redaction import redact, register_tool_secrets
+from kithost.workflows.runtime import AgentInput, current_runtime
 from kithost.workflows.templating import render_placeholders
 
 WORKFLOW_ID = re.compile(r"^wf_[A-Za-z0-9_]+$")
+log = logging.getLogger("kithost.workflows")
 
 
 class WorkflowFileError(Exception):
@@ -88,6 +96,7 @@ def load_module(
     if spec is None or spec.loader is None:
         raise WorkflowFileError(path, "cannot be imported")
     module = importlib.util.module_from_spec(spec)
+    module.print = operator_print(workflow_id)  # type: ignore[attr-defined]
     if environment is not None:
         environment.prepare(module)
     try:
@@ -121,21 +130,121 @@ def _error_line(error: Exception, path: Path) -> int | None:
     return line
 
 
-class ExportRunner:
-    """Stands in for ``agents.Runner`` inside an export's module."""
+def operator_print(workflow_id: str) -> Callable[..., None]:
+    """An export's ``print``: a line in the operator's log (redacted), never the browser's.
+
+    Output meant for a file other than stdout/stderr still goes there.
+    """
+
+    def print_(
+        *values: object,
+        sep: str | None = " ",
+        end: str | None = "\n",
+        file: Any = None,
+        flush: bool = False,
+    ) -> None:
+        if file is not None and file not in (sys.stdout, sys.stderr):
+            builtins.print(*values, sep=sep, end=end, file=file, flush=flush)
+            return
+        try:
+            text = (" " if sep is None else sep).join(str(value) for value in values)
+        except Exception as error:  # a value whose str() fails must not fail the turn
+            text = f"<unprintable: {type(error).__name__}>"
+        log.info("workflow %s printed: %s", workflow_id, redact(text))
+
+    return print_
+
+
+# Run arguments that only make sense where OpenAI keeps the conversation; kithost keeps it.
+_SERVER_HISTORY = (
+    "session",
+    "previous_response_id",
+    "auto_previous_response_id",
+    "conversation_id",
+)
+
+
+class _RunnerType(type):
+    """Whatever else ``agents.Runner`` offers stays reachable through the stand-in."""
+
+    def __getattr__(cls, name: str) -> Any:
+        return getattr(agents.Runner, name)
+
+
+class ExportRunner(metaclass=_RunnerType):
+    """Stands in for ``agents.Runner`` inside an export's module.
+
+    ``context``, ``hooks``, ``max_turns`` and ``error_handlers`` are the SDK's; ``session``,
+    ``previous_response_id`` and ``conversation_id`` are ignored: kithost gives every agent
+    the thread's history itself.
+    """
 
     @staticmethod
     async def run(
         starting_agent: Agent[Any],
-        input: str | list[TResponseInputItem],
+        input: AgentInput,
         *,
-        run_config: RunConfig | None = None,
+        context: Any = None,
         max_turns: int | None = None,
-        **_ignored: Any,
+        hooks: Any = None,
+        run_config: RunConfig | None = None,
+        error_handlers: Any = None,
+        **others: Any,
     ) -> RunResultBase:
         runtime = current_runtime()
+        _ignore(others)
         agent = render_placeholders(starting_agent, runtime.turn.state_variables)
-        return await runtime.run_agent(agent, input, run_config=run_config, max_turns=max_turns)
+        return await runtime.run_agent(
+            agent,
+            input,
+            run_config,
+            max_turns,
+            context=context,
+            hooks=hooks,
+            error_handlers=error_handlers,
+        )
+
+    @staticmethod
+    def run_streamed(
+        starting_agent: Agent[Any],
+        input: AgentInput,
+        context: Any = None,
+        max_turns: int | None = None,
+        hooks: Any = None,
+        run_config: RunConfig | None = None,
+        *,
+        error_handlers: Any = None,
+        **others: Any,
+    ) -> RunResultStreaming:
+        runtime = current_runtime()
+        _ignore(others)
+        agent = render_placeholders(starting_agent, runtime.turn.state_variables)
+        run = runtime.start_streamed(
+            agent,
+            input,
+            run_config,
+            max_turns,
+            context=context,
+            hooks=hooks,
+            error_handlers=error_handlers,
+        )
+        return run.result
+
+    @staticmethod
+    def run_sync(starting_agent: Agent[Any], input: AgentInput, **options: Any) -> RunResultBase:
+        """From a worker thread (``asyncio.to_thread``, ``run_in_executor``): the run happens
+        on the turn's event loop; this thread waits for it."""
+        runtime = current_runtime()
+        return runtime.run_from_thread(lambda: ExportRunner.run(starting_agent, input, **options))
+
+
+def _ignore(others: dict[str, Any]) -> None:
+    for name, value in others.items():
+        if name in _SERVER_HISTORY:
+            if value:
+                log.debug("Runner argument %s ignored: kithost supplies the thread history", name)
+        else:
+            raise TypeError(f"Runner.run() got an unexpected keyword argument {name!r}")
 
 
 @dataclass
@@ -149,6 +258,7 @@ class AgentBuilderWorkflow:
     def __post_init__(self) -> None:
         # The one change kithost makes to an export: its Runner, in memory only.
         setattr(self.module, "Runner", ExportRunner)  # noqa: B010
+        register_tool_secrets(exported_agents(self.module))
 
     @property
     def title_model(self) -> str | None:
@@ -175,18 +285,32 @@ class AgentBuilderWorkflow:
             yield event
         if runtime.visible_messages == 0:
             # Every agent was structured (or the export answered by itself): show its output.
-            text = _output_text(runtime.outcome)
+            text = output_text(runtime.outcome)
             if text:
                 async for event in stream_assistant_text(turn, _single(text)):
                     yield event
+            else:
+                log.info("workflow %s gave no answer to show", self.path.name)
 
 
-def _output_text(outcome: Any) -> str | None:
+def output_text(outcome: Any) -> str | None:
+    """What an export returned, as the chat shows it: ``{"output_text": …}`` (Agent Builder's
+    shape) or a string as they are; a run result as its final output; other values as JSON."""
+    if outcome is None:
+        return None
     if isinstance(outcome, str):
-        return outcome
+        return outcome or None
+    if isinstance(outcome, RunResultBase):
+        return output_text(outcome.final_output)
     if isinstance(outcome, dict) and isinstance(outcome.get("output_text"), str):
-        return str(outcome["output_text"])
-    return None
+        return str(outcome["output_text"]) or None
+    if isinstance(outcome, BaseModel):
+        text = getattr(outcome, "output_text", None)
+        return text if isinstance(text, str) and text else outcome.model_dump_json(indent=2)
+    try:
+        return json.dumps(outcome, indent=2, ensure_ascii=False, default=str)
+    except (TypeError, ValueError):
+        return str(outcome)
 
 
 async def _single(text: str) -> AsyncIterator[str]:
