@@ -27,6 +27,7 @@ from kithost.store.sessions import SessionRepository
 from kithost.store.threads import ThreadRepository
 from kithost.store.traces import TraceRepository
 from kithost.workflows.agent_services import AgentServices
+from kithost.workflows.approvals import Approvals
 from kithost.workflows.builtin import builtin_workflows
 from kithost.workflows.hosted.setup import hosted_tools
 from kithost.workflows.loader import LoadResult, load_folder
@@ -85,13 +86,14 @@ async def open_services(settings: Settings) -> Services:
     traces = TraceRepository(engine)
     install_trace_processor()
     provider = ProviderConfig.from_settings(settings)
+    approvals = Approvals(settings.mcp_approval_timeout)
     agent_services = AgentServices(
         provider,
-        hosted_tools(settings, provider),
+        hosted_tools(settings, provider, approvals),
         read_bytes=lambda attachment_id: _read_attachment(uploads, attachment_id),
         record_spans=traces.add,
     )
-    server = KithostChatKitServer(store, uploads, workflows, agent_services)
+    server = KithostChatKitServer(store, uploads, workflows, agent_services, approvals)
     services = Services(
         settings=settings,
         engine=engine,

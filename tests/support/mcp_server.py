@@ -27,7 +27,7 @@ ORDERS = {
     "A-1002": "waiting for payment",
 }
 TOOL_NAMES = ("lookup_order", "cancel_order", "list_warehouses")
-RECORDED_HEADERS = ("authorization", "x-tenant")
+RECORDED_HEADERS = ("authorization", "x-tenant", "x-api-key")
 
 
 def build_app(token: str, record: Path) -> Any:
@@ -170,8 +170,9 @@ class McpServerProcess:
         return sum(1 for entry in self.entries() if "list_tools" in entry)
 
     def requests(self) -> list[dict[str, Any]]:
-        """Every HTTP request it received: path, method and the recorded headers."""
-        return [entry for entry in self.entries() if "path" in entry]
+        """Every MCP request it received (not ``start``'s probe): path, method and the
+        recorded headers."""
+        return [entry for entry in self.entries() if entry.get("path", "/") != "/"]
 
     def forget(self) -> None:
         """Start a fresh record (between tests)."""

@@ -29,9 +29,10 @@ from chatkit.types import (
 
 from kithost.conversation.titles import fallback_title
 from kithost.core.context import RequestContext
-from kithost.core.errors import NotFound
+from kithost.core.errors import InvalidRequest, NotFound
 from kithost.store.chatkit_store import SqlChatKitStore
 from kithost.workflows.agent_services import AgentServices
+from kithost.workflows.approvals import Approvals, is_approval_action
 from kithost.workflows.base import (
     ActionHandler,
     ModelTitled,
@@ -53,10 +54,13 @@ class KithostChatKitServer(ChatKitServer[RequestContext]):
         attachment_store: AttachmentStore[RequestContext],
         workflows: WorkflowRegistry,
         agents: AgentServices,
+        approvals: Approvals | None = None,
     ):
         super().__init__(store, attachment_store)
         self.workflows = workflows
         self.agents = agents
+        # Runs parked on an approval card (workflows/approvals.py), shared with the MCP tools.
+        self.approvals = approvals if approvals is not None else Approvals()
         self._untitled_inputs: dict[str, str] = {}
 
     async def process_request(
@@ -86,12 +90,16 @@ class KithostChatKitServer(ChatKitServer[RequestContext]):
         context: RequestContext,
     ) -> AsyncIterator[ThreadStreamEvent]:
         turn = Turn(thread=thread, input=input_user_message, context=context, store=self.store)
+        # Anything new in the thread is the user's Stop for a run parked on an approval card.
+        for event in await self.approvals.cancel_parked(thread.id, self.store, context):
+            yield event
         runnable = self._runnable(context)
         if input_user_message is not None:
             # Kept in case of Stop, so that a cancelled first exchange still titles the thread.
             self._untitled_inputs[thread.id] = user_text(input_user_message)
         try:
-            async for event in runnable.respond(turn):
+            # A turn that asks for an approval ends its stream with the card; its run is parked.
+            async for event in self.approvals.watch(thread.id, runnable.respond(turn)):
                 yield event
         except CustomStreamError:
             self._untitled_inputs.pop(thread.id, None)
@@ -139,6 +147,8 @@ class KithostChatKitServer(ChatKitServer[RequestContext]):
         sender: WidgetItem | None,
         context: RequestContext,
     ) -> AsyncIterator[ThreadStreamEvent]:
+        if is_approval_action(action):
+            return self._answer_approval(thread, action, sender, context)
         runnable = self._runnable(context)
         if not isinstance(runnable, ActionHandler):
             raise CustomStreamError(
@@ -148,6 +158,29 @@ class KithostChatKitServer(ChatKitServer[RequestContext]):
         events: AsyncIterator[ThreadStreamEvent] = runnable.action(turn, action, sender)
         return events
 
+    async def _answer_approval(
+        self,
+        thread: ThreadMetadata,
+        action: Action[str, Any],
+        sender: WidgetItem | None,
+        context: RequestContext,
+    ) -> AsyncIterator[ThreadStreamEvent]:
+        """Approve / Deny on an approval card: the parked run goes on in this stream."""
+        try:
+            async for event in self.approvals.answer(thread.id, action, sender):
+                yield event
+        except CustomStreamError:
+            raise
+        except Exception as error:
+            failure = classify_failure(error)
+            log.warning(
+                "workflow %s failed on thread %s: %s",
+                context.session.workflow.id,
+                thread.id,
+                failure.log_line,
+            )
+            raise CustomStreamError(failure.message, allow_retry=failure.allow_retry) from None
+
     async def sync_action(
         self,
         thread: ThreadMetadata,
@@ -155,6 +188,13 @@ class KithostChatKitServer(ChatKitServer[RequestContext]):
         sender: WidgetItem | None,
         context: RequestContext,
     ) -> SyncCustomActionResponse:
+        if is_approval_action(action):
+            # The rest of the parked run must stream: a non-streaming answer has nowhere to go.
+            raise InvalidRequest(
+                "Answer an approval card with threads.custom_action (a streaming action).",
+                param="params.action",
+                code="approval_needs_streaming",
+            )
         runnable = self._runnable(context)
         if not isinstance(runnable, SyncActionHandler):
             return SyncCustomActionResponse(updated_item=None)
