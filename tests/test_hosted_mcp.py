@@ -373,6 +373,23 @@ def test_an_unanswered_approval_expires(
     assert len(workflow_requests(fake.requests)) == 1  # the parked run ended there
 
 
+def test_a_card_from_before_a_restart_says_it_expired(
+    kithost: KithostProcess, admin: openai.OpenAI, fake: FakeModelServer, mcp: McpServerProcess
+) -> None:
+    fake.when(lambda r: True, calls_then_answers("cancel_order", {"order_id": "A-1001"}))
+    with chat(kithost, admin, ORDERS) as conversation:
+        asked = conversation.start("Cancel A-1001")
+        kithost.restart()  # the parked run lived in the old process
+        late = action(conversation, asked, "approve")
+
+    [error] = late.errors
+    assert "no longer waiting" in error["message"]
+    [replaced] = late.of_type("thread.item.replaced")
+    assert badge(replaced["item"]["widget"]) == "Expired"
+    assert badge(stored_card(admin, asked.thread_id)) == "Expired"
+    assert mcp.calls() == []
+
+
 # ------------------------------------------------------------------------------ failures
 
 
