@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from kithost.core.uploads import DEFAULT_MIME_TYPES
@@ -97,6 +97,28 @@ class Settings(BaseSettings):
         default=60.0,
         ge=0,
         description="Seconds an MCP server's tool list is reused (per URL and credentials).",
+    )
+    web_search_url: str | None = Field(
+        default=None,
+        description="A SearXNG instance (its JSON API) behind `WebSearchTool` on providers "
+        "other than OpenAI, e.g. `http://127.0.0.1:8888`.",
+    )
+    tavily_api_key: SecretStr | None = Field(
+        default=None, description="Tavily key for `WebSearchTool` when no SearXNG URL is set."
+    )
+    tavily_base_url: str = Field(
+        default="https://api.tavily.com", description="Tavily's API (a proxy, or a test fake)."
+    )
+    brave_api_key: SecretStr | None = Field(
+        default=None,
+        description="Brave Search key for `WebSearchTool` when neither SearXNG nor Tavily is set.",
+    )
+    brave_base_url: str = Field(
+        default="https://api.search.brave.com",
+        description="Brave Search's API (a proxy, or a test fake).",
+    )
+    web_search_timeout: float = Field(
+        default=15.0, gt=0, description="Seconds a web search may take before the model is told."
     )
     log_level: str = "info"
     demo_signin: bool = Field(

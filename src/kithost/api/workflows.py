@@ -21,6 +21,10 @@ def _wire(version: WorkflowVersion, default: bool) -> dict[str, Any]:
         "source": version.source,
         "description": version.description,
         "default": default,
+        # What it needs on this server (extension): the same findings as `workflows check`.
+        "status": "unavailable" if version.unavailable_reason else "available",
+        "unavailable_reason": version.unavailable_reason,
+        "requirements": [finding.wire() for finding in version.findings],
     }
 
 

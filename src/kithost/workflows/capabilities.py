@@ -27,7 +27,11 @@ STATUS_WORDS: dict[FindingStatus, str] = {
 
 @dataclass(frozen=True)
 class Finding:
-    """One thing a workflow uses, e.g. ``HostedMCPTool "crm"`` → local equivalent."""
+    """One thing a workflow uses, e.g. ``HostedMCPTool "crm"`` → local equivalent.
+
+    ``detail`` says how it runs; for ``needs_setting`` it says what is needed, in words that
+    stand alone ("needs KITHOST_WEB_SEARCH_URL …"), since it is then shown instead of the status.
+    """
 
     subject: str
     status: FindingStatus
@@ -38,6 +42,8 @@ class Finding:
         return self.status == "unavailable"
 
     def describe(self) -> str:
+        if self.status == "needs_setting" and self.detail:
+            return f"{self.subject}: {self.detail}"
         words = STATUS_WORDS[self.status]
         return f"{self.subject}: {words}" + (f" ({self.detail})" if self.detail else "")
 

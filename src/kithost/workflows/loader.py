@@ -12,11 +12,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from kithost.workflows.agent_services import AgentServices
+from kithost.workflows.findings import export_findings, model_findings
 from kithost.workflows.registry import WorkflowVersion
 from kithost.workflows.sources.agent_builder import (
     AgentBuilderWorkflow,
     WorkflowFileError,
-    exported_agents,
     find_workflow_id,
     load_module,
 )
@@ -84,7 +84,7 @@ def _load_export(path: Path, agents: AgentServices) -> WorkflowVersion:
         source="agent_builder",
         runnable=AgentBuilderWorkflow(path=path, module=module, agents=agents),
         description=f"Agent Builder export {path.name}",
-        findings=tuple(agents.hosted_tools.findings(exported_agents(module))),
+        findings=export_findings(module, agents),
     )
 
 
@@ -97,4 +97,5 @@ def _load_declarative(path: Path, agents: AgentServices) -> WorkflowVersion:
         source="declarative",
         runnable=DeclarativeWorkflow(spec=spec, agents=agents),
         description=f"declarative workflow {path.name}",
+        findings=tuple(model_findings([spec.model], agents.provider.config)),
     )

@@ -39,6 +39,7 @@ from kithost.core.traces import SpanRecord
 from kithost.workflows.base import Turn, user_text
 from kithost.workflows.history import HistoryConverter, fit_to_api, with_attachments
 from kithost.workflows.hosted import HostedTools
+from kithost.workflows.hosted.sources import collecting_sources, with_sources
 from kithost.workflows.item_ids import with_kithost_item_ids
 from kithost.workflows.providers import KithostModelProvider
 from kithost.workflows.redaction import register_secret
@@ -190,18 +191,19 @@ class TurnRuntime:
         agent_context: AgentContext[RequestContext] = AgentContext(
             thread=self.turn.thread, store=self.turn.store, request_context=self.turn.context
         )
-        result = Runner.run_streamed(
-            agent,
-            full_input,
-            context=agent_context if context is None else context,
-            hooks=hooks,
-            run_config=config,
-            max_turns=max_turns or DEFAULT_MAX_TURNS,
-            error_handlers=error_handlers,
-        )
+        with collecting_sources() as sources:  # what local tools find shows on the answer
+            result = Runner.run_streamed(
+                agent,
+                full_input,
+                context=agent_context if context is None else context,
+                hooks=hooks,
+                run_config=config,
+                max_turns=max_turns or DEFAULT_MAX_TURNS,
+                error_handlers=error_handlers,
+            )
 
         def chat(view: RunResultStreaming) -> AsyncIterator[ThreadStreamEvent]:
-            events = stream_agent_response(agent_context, view)
+            events = with_sources(stream_agent_response(agent_context, view), sources)
             return with_kithost_item_ids(events, self.turn.new_item_id)
 
         visible = not _is_structured(agent)

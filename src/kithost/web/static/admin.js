@@ -45,6 +45,14 @@ async function api(path, { method = "GET", query = {} } = {}) {
   return body;
 }
 
+/** Plain text with its `code` spans as <code> elements (messages and findings use them). */
+function withCode(text) {
+  return String(text ?? "")
+    .split(/(`[^`]+`)/)
+    .filter(Boolean)
+    .map((part) => (part.length > 2 && part.startsWith("`") && part.endsWith("`") ? h("code", { text: part.slice(1, -1) }) : part));
+}
+
 function showError(error) {
   if (error instanceof ApiError && error.status === 401) {
     sessionStorage.removeItem(KEY_STORAGE);
@@ -52,7 +60,7 @@ function showError(error) {
     return;
   }
   const banner = $("admin-error");
-  banner.textContent = error.message || String(error);
+  banner.replaceChildren(...withCode(error.message || String(error)));
   banner.hidden = false;
 }
 
@@ -127,18 +135,49 @@ window.addEventListener("hashchange", route);
 
 // ------------------------------------------------------------------ workflows
 
+// How each finding's status reads, as `kithost workflows check` words it.
+const FINDING_WORDS = {
+  runs_on_openai: "runs on OpenAI",
+  local: "local equivalent",
+  needs_setting: "needs setup",
+  unavailable: "not available on this provider",
+};
+
+function findingItem(finding) {
+  return h(
+    "li",
+    { class: `finding finding-${finding.status}`, dataset: { status: finding.status } },
+    h("strong", { text: finding.subject }),
+    " ",
+    h("span", { class: `badge verdict verdict-${finding.status}`, text: FINDING_WORDS[finding.status] || finding.status }),
+    finding.detail ? h("span", { class: "finding-detail" }, " ", ...withCode(finding.detail)) : null,
+  );
+}
+
+function workflowStatus(wf) {
+  const status = wf.status || "available";
+  return h(
+    "td",
+    {},
+    // The reason is the blocking findings' own words, shown below with the others.
+    h("span", { class: `badge status-${status}`, text: status, title: wf.unavailable_reason || undefined }),
+    wf.requirements?.length ? h("ul", { class: "findings", "aria-label": "Requirements" }, wf.requirements.map(findingItem)) : null,
+  );
+}
+
 async function loadWorkflows() {
   const page = await api("/workflows");
   $("workflows-rows").replaceChildren(
     ...page.data.map((wf) =>
       h(
         "tr",
-        {},
+        { dataset: { workflowId: wf.id, version: wf.version, status: wf.status || "available" } },
         h("td", {}, h("code", { text: wf.id })),
         h("td", {}, wf.version, wf.default ? h("span", { class: "badge", text: "default" }) : null),
         h("td", { text: wf.name }),
         h("td", {}, h("span", { class: `badge source-${wf.source}`, text: wf.source })),
-        h("td", { class: "hint", text: wf.description || "" }),
+        workflowStatus(wf),
+        h("td", { class: "hint" }, ...withCode(wf.description || "")),
       ),
     ),
   );

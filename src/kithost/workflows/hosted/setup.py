@@ -6,7 +6,9 @@ from kithost.settings import Settings
 from kithost.workflows.approvals import Approvals
 from kithost.workflows.hosted import HostedToolAdapter, HostedTools
 from kithost.workflows.hosted.mcp import HostedMCPAdapter, ToolListCache
+from kithost.workflows.hosted.search_backends import backend_from_settings
 from kithost.workflows.hosted.unsupported import OpenAIOnlyTools
+from kithost.workflows.hosted.web_search import WebSearchAdapter
 from kithost.workflows.providers import ProviderConfig
 
 
@@ -16,6 +18,7 @@ def hosted_tools(
     """``approvals``: where MCP calls wait for the user (the conversation server answers them)."""
     adapters: list[HostedToolAdapter] = [
         OpenAIOnlyTools(),
+        WebSearchAdapter(backend_from_settings(settings)),
         HostedMCPAdapter(
             ToolListCache(settings.mcp_tools_cache_seconds),
             approvals if approvals is not None else Approvals(settings.mcp_approval_timeout),
