@@ -748,6 +748,6 @@ def test_admin_shows_the_spans_of_a_trace(page: Page, console_server: KithostPro
     nested = traces.locator("li.span li.span")
     expect(nested).to_contain_text("gpt-4.1-mini")
     expect(nested).to_contain_text("950 ms")
-    expect(nested).to_contain_text("input_tokens")
+    expect(nested).to_contain_text("12 in · 7 out tokens")
     expect(nested).to_contain_text("rate limited")
     expect(page.locator("#transcript")).to_contain_text("traced run")

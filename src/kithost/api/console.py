@@ -159,6 +159,7 @@ async def demo_workflows(services: AppServices) -> Any:
                 "id": default.id,
                 "name": default.name,
                 "description": default.description,
+                "starter_prompts": [prompt.wire() for prompt in default.starter_prompts],
             }
     return {"object": "list", "data": list(seen.values())}
 

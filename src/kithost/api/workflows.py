@@ -21,6 +21,8 @@ def _wire(version: WorkflowVersion, default: bool) -> dict[str, Any]:
         "source": version.source,
         "description": version.description,
         "default": default,
+        # Suggestions for a new chat (extension); only those the workflow declares.
+        "starter_prompts": [prompt.wire() for prompt in version.starter_prompts],
         # What it needs on this server (extension): the same findings as `workflows check`.
         "status": "unavailable" if version.unavailable_reason else "available",
         "unavailable_reason": version.unavailable_reason,

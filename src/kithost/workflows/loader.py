@@ -21,6 +21,7 @@ from kithost.workflows.sources.agent_builder import (
     load_module,
 )
 from kithost.workflows.sources.declarative import DeclarativeWorkflow, load_spec
+from kithost.workflows.starter_prompts import starter_prompts
 
 log = logging.getLogger("kithost.workflows")
 
@@ -97,5 +98,6 @@ def _load_declarative(path: Path, agents: AgentServices) -> WorkflowVersion:
         source="declarative",
         runnable=DeclarativeWorkflow(spec=spec, agents=agents),
         description=f"declarative workflow {path.name}",
+        starter_prompts=starter_prompts(spec.starter_prompts),
         findings=tuple(model_findings([spec.model], agents.provider.config)),
     )

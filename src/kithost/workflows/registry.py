@@ -14,6 +14,7 @@ from typing import Any
 from kithost.core.errors import InvalidRequest, NotFound
 from kithost.workflows.base import Workflow
 from kithost.workflows.capabilities import Finding, unavailable_reason
+from kithost.workflows.starter_prompts import StarterPrompt
 
 
 def version_sort_key(version: str) -> tuple[Any, ...]:
@@ -37,6 +38,8 @@ class WorkflowVersion:
     runnable: Workflow = field(compare=False, repr=False)
     description: str = ""
     findings: tuple[Finding, ...] = ()
+    starter_prompts: tuple[StarterPrompt, ...] = ()
+    """What a chat suggests in a new conversation with this workflow (none unless declared)."""
 
     @property
     def unavailable_reason(self) -> str | None:

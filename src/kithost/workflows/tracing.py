@@ -8,10 +8,12 @@ context variable) and written when the turn ends — only when the session has t
 from __future__ import annotations
 
 import json
+import time
 from datetime import datetime
 from typing import Any
 
 from agents.tracing import (
+    ResponseSpanData,
     Span,
     Trace,
     TracingProcessor,
@@ -38,8 +40,21 @@ def _json_safe(value: Any) -> Any:
     return json.loads(json.dumps(value, default=str))
 
 
+def _response_output(span_data: ResponseSpanData) -> dict[str, Any]:
+    """What a Responses call answered, as a Chat Completions ``generation`` span records it
+    (the SDK's export keeps only the response id): so the console can show, for one, what a
+    structured agent decided. The SDK keeps the response only when sensitive data is allowed."""
+    response = span_data.response
+    if response is None:
+        return {}
+    output = [item.model_dump(mode="json", exclude_none=True) for item in response.output]
+    return {"model": response.model, "output": _json_safe(output)}
+
+
 def span_record(span: Span[Any], runtime: TurnRuntime) -> SpanRecord:
     data = _json_safe(span.span_data.export())
+    if isinstance(span.span_data, ResponseSpanData):
+        data.update(_response_output(span.span_data))
     session = runtime.turn.context.session
     name = data.get("name") or data.get("model") or data.get("type")
     return SpanRecord(
@@ -62,10 +77,15 @@ def span_record(span: Span[Any], runtime: TurnRuntime) -> SpanRecord:
 class KithostTraceProcessor(TracingProcessor):
     """Collects finished spans on their turn; drops those of turns with tracing off."""
 
+    def __init__(self) -> None:
+        # The SDK's traces carry no times; kept here so the trace has a duration like its spans.
+        self._started: dict[str, float] = {}
+
     def on_trace_start(self, trace: Trace) -> None:
-        pass
+        self._started[trace.trace_id] = time.time()
 
     def on_trace_end(self, trace: Trace) -> None:
+        started_at = self._started.pop(trace.trace_id, None)
         runtime = optional_runtime()
         if runtime is None or not runtime.tracing_enabled:
             return
@@ -80,8 +100,8 @@ class KithostTraceProcessor(TracingProcessor):
                 workflow_id=runtime.turn.context.session.workflow.id,
                 kind="trace",
                 name=trace.name,
-                started_at=None,
-                ended_at=None,
+                started_at=started_at,
+                ended_at=time.time() if started_at is not None else None,
                 data=_json_safe(exported),
             )
         )

@@ -366,35 +366,150 @@ function transcriptItem(item) {
   );
 }
 
-function traceTree(trace) {
-  const children = new Map();
-  for (const span of trace.spans) {
-    const parent = span.parent_id || null;
-    if (!children.has(parent)) children.set(parent, []);
-    children.get(parent).push(span);
-  }
-  const ids = new Set(trace.spans.map((s) => s.id));
-  const roots = trace.spans.filter((s) => !s.parent_id || !ids.has(s.parent_id));
-  const render = (span) => {
-    const kids = children.get(span.id) || [];
-    const usage = span.data && span.data.usage;
-    return h(
-      "li",
-      { class: span.error ? "span span-error" : "span" },
-      h("span", { class: "badge", text: span.type }),
-      " ",
-      h("strong", { text: span.name || "" }),
-      h("span", { class: "hint", text: ` ${span.duration_ms ?? "?"} ms` }),
-      usage ? h("span", { class: "hint", text: ` · tokens ${JSON.stringify(usage)}` }) : null,
-      span.error ? h("div", { class: "error", text: typeof span.error === "string" ? span.error : JSON.stringify(span.error) }) : null,
-      kids.length ? h("ul", {}, kids.map(render)) : null,
-    );
+// ------------------------------------------------------------------ traces
+
+function duration(ms) {
+  if (typeof ms !== "number") return null;
+  return ms < 1000 ? `${Math.round(ms)} ms` : `${(ms / 1000).toFixed(2)} s`;
+}
+
+/** Token usage as figures (Responses says input/output, Chat Completions prompt/completion). */
+function tokenCounts(usage) {
+  if (!usage || typeof usage !== "object") return null;
+  const input = usage.input_tokens ?? usage.prompt_tokens;
+  const output = usage.output_tokens ?? usage.completion_tokens;
+  if (typeof input !== "number" && typeof output !== "number") return null;
+  return { input: input || 0, output: output || 0 };
+}
+
+function tokenText({ input, output }) {
+  return `${input.toLocaleString("en")} in · ${output.toLocaleString("en")} out tokens`;
+}
+
+const MODEL_CALLS = new Set(["generation", "response"]);
+
+/**
+ * The text a model call answered. Chat Completions records messages (`content` a string), or,
+ * streamed, whole responses; Responses records output items (`content` parts with `text`).
+ */
+function answerText(span) {
+  const texts = [];
+  const collect = (items) => {
+    for (const item of Array.isArray(items) ? items : []) {
+      if (typeof item?.content === "string") texts.push(item.content);
+      else if (Array.isArray(item?.content)) {
+        for (const part of item.content) if (typeof part?.text === "string") texts.push(part.text);
+      }
+      if (Array.isArray(item?.output)) collect(item.output);
+    }
   };
+  collect(span.data && span.data.output);
+  return texts.length ? texts.join("\n") : null;
+}
+
+function pretty(text) {
+  try {
+    return JSON.stringify(JSON.parse(text), null, 2);
+  } catch {
+    return text;
+  }
+}
+
+/** A structured agent (a classifier…) answers the workflow, not the chat: show its decision. */
+function structuredOutput(span, children) {
+  const type = span.data && span.data.output_type;
+  if (span.type !== "agent" || !type || type === "str") return null;
+  const calls = [];
+  const walk = (id) => {
+    for (const child of children.get(id) || []) {
+      if (MODEL_CALLS.has(child.type)) calls.push(child);
+      walk(child.id);
+    }
+  };
+  walk(span.id);
+  const answer = calls.map(answerText).filter(Boolean).pop();
+  return answer ? { type, text: pretty(answer) } : null;
+}
+
+function spanItem(span, children) {
+  const kids = children.get(span.id) || [];
+  const tokens = tokenCounts(span.data && span.data.usage);
+  const decided = structuredOutput(span, children);
+  const answer = MODEL_CALLS.has(span.type) ? answerText(span) : null;
+  const took = duration(span.duration_ms);
+  return h(
+    "li",
+    { class: span.error ? "span span-error" : "span", dataset: { spanId: span.id, type: span.type } },
+    h("span", { class: "badge", text: span.type }),
+    " ",
+    h("strong", { text: span.name || "" }),
+    took ? h("span", { class: "hint span-duration", text: ` ${took}` }) : null,
+    tokens ? h("span", { class: "hint span-tokens", text: ` · ${tokenText(tokens)}` }) : null,
+    decided
+      ? h("div", { class: "span-output" }, h("span", { class: "hint", text: `output (${decided.type})` }), h("pre", { text: decided.text }))
+      : null,
+    answer && !decided
+      ? h("details", { class: "span-answer" }, h("summary", { class: "hint", text: "answer" }), h("pre", { text: pretty(answer) }))
+      : null,
+    span.error ? h("div", { class: "error", text: typeof span.error === "string" ? span.error : span.error.message || JSON.stringify(span.error) }) : null,
+    kids.length ? h("ul", {}, kids.map((kid) => spanItem(kid, children))) : null,
+  );
+}
+
+/**
+ * One run as a tree. The SDK's trace is the root: its top-level spans carry no parent, and
+ * older records of it carry no times, so its duration then spans its children's.
+ */
+function traceTree(trace) {
+  const root = trace.spans.find((span) => span.type === "trace") || null;
+  const spans = trace.spans.filter((span) => span !== root);
+  const ids = new Set(spans.map((span) => span.id));
+  const children = new Map();
+  const top = [];
+  for (const span of spans) {
+    const parent = span.parent_id && ids.has(span.parent_id) ? span.parent_id : null;
+    if (!parent) top.push(span);
+    else {
+      if (!children.has(parent)) children.set(parent, []);
+      children.get(parent).push(span);
+    }
+  }
+  const byStart = (a, b) => (a.started_at ?? Infinity) - (b.started_at ?? Infinity);
+  top.sort(byStart);
+  for (const list of children.values()) list.sort(byStart);
+
+  const starts = spans.map((span) => span.started_at).filter((t) => typeof t === "number");
+  const ends = spans.map((span) => span.ended_at).filter((t) => typeof t === "number");
+  const took =
+    root?.duration_ms ?? (starts.length && ends.length ? (Math.max(...ends) - Math.min(...starts)) * 1000 : null);
+  const total = { input: 0, output: 0 };
+  let calls = 0;
+  for (const span of spans) {
+    if (!MODEL_CALLS.has(span.type)) continue; // agent and turn spans repeat their calls' usage
+    calls += 1;
+    const tokens = tokenCounts(span.data && span.data.usage);
+    if (tokens) {
+      total.input += tokens.input;
+      total.output += tokens.output;
+    }
+  }
+  const facts = [
+    duration(took),
+    `${calls} model call${calls === 1 ? "" : "s"}`,
+    calls ? tokenText(total) : null,
+    trace.workflow_id,
+  ].filter(Boolean);
   return h(
     "details",
-    { class: "trace", open: true },
-    h("summary", {}, h("code", { text: trace.id }), h("span", { class: "hint", text: ` · ${trace.workflow_id} · ${trace.spans.length} spans` })),
-    h("ul", { class: "span-tree" }, roots.map(render)),
+    { class: "trace", open: true, dataset: { traceId: trace.id } },
+    h(
+      "summary",
+      {},
+      h("strong", { class: "trace-name", text: root?.name || "Run" }),
+      h("span", { class: "hint trace-facts", text: ` · ${facts.join(" · ")} · ` }),
+      h("code", { class: "id", text: trace.id, title: trace.id }),
+    ),
+    h("ul", { class: "span-tree" }, top.map((span) => spanItem(span, children))),
   );
 }
 

@@ -12,7 +12,9 @@ const chat = $("chat");
 const sessionInfo = $("session-info");
 const signOut = $("sign-out");
 const workflowSelect = form.elements.workflow;
-const descriptions = new Map();
+// id → {name, description, starter_prompts}, from the demo sign-in's list.
+const workflows = new Map();
+let workflowsLoaded = null;
 
 /** Ask the server's demo sign-in for a session (what an app's own backend would do). */
 async function mint(params) {
@@ -28,32 +30,43 @@ async function mint(params) {
   return body;
 }
 
+/** A workflow's name for people; its id only when the server did not list it. */
+function workflowName(id) {
+  return workflows.get(id)?.name || id;
+}
+
 function showSession(session) {
   const expires = new Date(session.expires_at * 1000).toLocaleTimeString();
-  sessionInfo.textContent = `${session.user} · ${session.workflow.id} · secret until ${expires}`;
-  sessionInfo.title = session.id;
+  const workflow = workflowName(session.workflow.id);
+  sessionInfo.textContent = `${session.user} · ${workflow} · secret until ${expires}`;
+  sessionInfo.title = `${session.id} · ${session.workflow.id}`;
   sessionInfo.dataset.sessionId = session.id;
   sessionInfo.hidden = false;
 }
 
-async function loadWorkflows() {
-  if (workflowSelect.options.length) return;
-  try {
-    const response = await fetch("/demo/workflows");
-    const body = await response.json();
-    for (const workflow of body.data) {
-      descriptions.set(workflow.id, workflow.description || "");
-      workflowSelect.append(new Option(`${workflow.name} (${workflow.id})`, workflow.id));
+/** The workflows the sign-in offers, fetched once (the chat also needs their names). */
+function loadWorkflows() {
+  workflowsLoaded ??= (async () => {
+    try {
+      const response = await fetch("/demo/workflows");
+      const body = await response.json();
+      for (const workflow of body.data) {
+        workflows.set(workflow.id, workflow);
+        workflowSelect.append(new Option(workflow.name || workflow.id, workflow.id));
+      }
+    } catch {
+      workflowSelect.append(new Option("wf_kithost_demo", "wf_kithost_demo"));
     }
-  } catch {
-    workflowSelect.append(new Option("wf_kithost_demo", "wf_kithost_demo"));
-  }
-  workflowSelect.value = "wf_kithost_demo";
-  describeWorkflow();
+    workflowSelect.value = "wf_kithost_demo";
+    describeWorkflow();
+  })();
+  return workflowsLoaded;
 }
 
 function describeWorkflow() {
-  $("workflow-description").textContent = descriptions.get(workflowSelect.value) || "";
+  const workflow = workflows.get(workflowSelect.value);
+  const parts = [workflow?.description, workflowSelect.value].filter(Boolean);
+  $("workflow-description").textContent = parts.join(" · ");
 }
 
 function readForm() {
@@ -82,6 +95,7 @@ function readForm() {
 }
 
 async function startChat(params) {
+  await loadWorkflows();
   const first = await mint(params);
   showSession(first);
   let handedOut = false;
@@ -107,15 +121,13 @@ async function startChat(params) {
     },
     history: { enabled: config.history.enabled },
     composer: {
-      placeholder: `Message ${params.workflow}…`,
+      placeholder: `Message ${workflowName(params.workflow)}…`,
       attachments: { enabled: config.file_upload.enabled },
     },
     startScreen: {
       greeting: `Hello, ${params.user}. What shall we talk about?`,
-      prompts: [
-        { label: "What is kithost?", prompt: "What is kithost?" },
-        { label: "Show me some markdown", prompt: "**Bold**, _italic_, `code` and a [link](https://example.com)" },
-      ],
+      // Only the prompts this workflow declares (none for most): never another workflow's.
+      prompts: workflows.get(params.workflow)?.starter_prompts || [],
     },
     initialThread: sessionStorage.getItem(THREAD_KEY),
   });

@@ -37,7 +37,10 @@ async function errorFrom(response) {
   if (error && typeof error.message === "string") {
     let message = error.message;
     const retryAfter = response.headers.get("retry-after");
-    if (response.status === 429 && retryAfter) message += ` Try again in ${retryAfter} s.`;
+    // kithost's own 429 already says when; another server's may only send the header.
+    if (response.status === 429 && retryAfter && !/try again/i.test(message)) {
+      message += ` Try again in ${retryAfter} s.`;
+    }
     return new ChatKitError(message, {
       status: response.status,
       code: error.code ?? null,
@@ -107,9 +110,15 @@ export class ChatKitClient {
     this.pendingSecret = null;
   }
 
-  /** The current secret, renewed when it is about to expire (or when `force`). */
-  async clientSecret(force = false) {
+  /**
+   * The current secret, renewed when it is about to expire, or when `rejected` (a secret the
+   * server refused) is still the current one. Requests that meet an expiry or a 401 together
+   * share one call to `getClientSecret`, and one refused secret is replaced only once.
+   */
+  async clientSecret(rejected = null) {
     const now = Date.now() / 1000;
+    const force = rejected !== null && rejected === this.secret;
+    if (rejected !== null && !force && this.secret) return this.secret; // already replaced
     if (!force && this.secret) {
       const lifetime = this.expiresAt ? this.expiresAt - this.obtainedAt : Infinity;
       const margin = Math.min(30, lifetime / 5);
@@ -149,16 +158,18 @@ export class ChatKitClient {
     this.expiresAt = null;
   }
 
-  async #send(url, init, retried = false) {
+  async #send(url, init, rejected = null) {
     if (this.customFetch) return this.customFetch(url, init);
+    const secret = await this.clientSecret(rejected);
     const headers = new Headers(init.headers);
-    headers.set("Authorization", `Bearer ${await this.clientSecret(retried)}`);
+    headers.set("Authorization", `Bearer ${secret}`);
     const response = await fetch(url, { ...init, headers });
-    if (response.status !== 401 || retried) return response;
+    if (response.status !== 401 || rejected !== null) return response;
     const error = await errorFrom(response.clone());
     if (error.code === "session_cancelled") return response;
-    // Expired or unknown: a fresh secret, and the same request once more.
-    return this.#send(url, init, true);
+    // Expired or unknown: a fresh secret (one for every request this one failed), and the
+    // same request once more.
+    return this.#send(url, init, secret);
   }
 
   async #post(body, { signal, accept = "application/json" } = {}) {

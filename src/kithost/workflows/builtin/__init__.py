@@ -6,6 +6,7 @@ from kithost.workflows.builtin.demo import DemoWorkflow
 from kithost.workflows.builtin.echo import EchoWorkflow
 from kithost.workflows.builtin_ids import DEMO_WORKFLOW_ID, ECHO_WORKFLOW_ID
 from kithost.workflows.registry import WorkflowVersion
+from kithost.workflows.starter_prompts import StarterPrompt
 
 __all__ = ["DEMO_WORKFLOW_ID", "ECHO_WORKFLOW_ID", "builtin_workflows"]
 
@@ -19,6 +20,13 @@ def builtin_workflows() -> list[WorkflowVersion]:
             source="builtin",
             runnable=DemoWorkflow(),
             description="Answers without any model provider: a task list and a streamed reply.",
+            starter_prompts=(
+                StarterPrompt("What is kithost?", "What is kithost?"),
+                StarterPrompt(
+                    "Show me some markdown",
+                    "**Bold**, _italic_, `code` and a [link](https://example.com)",
+                ),
+            ),
         ),
         WorkflowVersion(
             id=ECHO_WORKFLOW_ID,

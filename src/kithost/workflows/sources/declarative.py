@@ -9,6 +9,9 @@ instructions: |
   You help {{customer_name}} with their {{plan}} plan.
 model_settings: {temperature: 0.2, max_tokens: 800}
 tools: [current_time, calculator]
+starter_prompts:            # optional: suggestions in a new chat
+  - What does my plan include?
+  - {label: Billing, prompt: "Why is my bill higher this month?"}
 ```
 """
 
@@ -27,6 +30,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from kithost.workflows.agent_services import AgentServices
 from kithost.workflows.base import Turn
 from kithost.workflows.sources.agent_builder import WORKFLOW_ID, WorkflowFileError
+from kithost.workflows.starter_prompts import MAX_STARTER_PROMPTS, StarterPromptSpec
 from kithost.workflows.templating import render
 from kithost.workflows.tools import CATALOGUE
 
@@ -49,6 +53,9 @@ class DeclarativeSpec(BaseModel):
     instructions: str = "You are a helpful assistant."
     model_settings: ModelSettingsSpec = Field(default_factory=ModelSettingsSpec)
     tools: list[str] = Field(default_factory=list)
+    starter_prompts: list[StarterPromptSpec | str] = Field(
+        default_factory=list, max_length=MAX_STARTER_PROMPTS
+    )
 
 
 def load_spec(path: Path) -> tuple[DeclarativeSpec, int]:
