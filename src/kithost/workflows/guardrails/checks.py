@@ -20,6 +20,7 @@ from collections.abc import Awaitable, Callable
 from types import SimpleNamespace
 from typing import Any
 
+from agents.exceptions import UserError
 from guardrails.exceptions import ConfigError, GuardrailTripwireTriggered
 from guardrails.registry import default_spec_registry
 from guardrails.runtime import ConfiguredGuardrail
@@ -38,12 +39,12 @@ PII = "Contains PII"
 _warned: list[bool] = []
 
 
-class GuardrailUnavailable(RuntimeError):
-    """A guardrail that cannot run on this server; ``message`` is safe to show a user."""
+class GuardrailUnavailable(UserError):
+    """A guardrail that cannot run on this server. A configuration error (the Agents SDK's
+    ``UserError``): its message is safe to show, and retrying cannot help."""
 
     def __init__(self, name: str, reason: str) -> None:
-        self.message = f"The {name} guardrail cannot run on this server: it {reason}."
-        super().__init__(self.message)
+        super().__init__(f"The {name} guardrail cannot run on this server: it {reason}.")
 
 
 def kithost_run_guardrails(real: RunGuardrails) -> RunGuardrails:
