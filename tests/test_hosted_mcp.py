@@ -10,6 +10,9 @@ that are down, and on the Responses API the hosted tool passing through unchange
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -18,7 +21,15 @@ import openai
 import pytest
 
 from tests.support.chatkit_stream import Conversation, Stream, client_secret
-from tests.support.fake_model import FakeModelServer, ModelRequest, Reply, text, tool_call
+from tests.support.fake_model import (
+    FakeModelServer,
+    ModelRequest,
+    Reply,
+    ToolCall,
+    text,
+    tool_call,
+    tool_calls,
+)
 from tests.support.mcp_exports import mcp_export, tool_config
 from tests.support.mcp_server import McpServerProcess
 from tests.support.process import KithostProcess, free_port
@@ -152,11 +163,19 @@ def stored_items(admin: openai.OpenAI, thread_id: str) -> list[dict[str, Any]]:
     return [item.model_dump() for item in page.data]
 
 
+def stored_cards(admin: openai.OpenAI, thread_id: str) -> list[dict[str, Any]]:
+    """The thread's approval cards as the REST API returns them."""
+    cards = [
+        item["widget"]
+        for item in stored_items(admin, thread_id)
+        if item["type"] == "chatkit.widget"
+    ]
+    return [json.loads(card) if isinstance(card, str) else dict(card) for card in cards]
+
+
 def stored_card(admin: openai.OpenAI, thread_id: str) -> dict[str, Any]:
-    """The thread's (one) approval card as the REST API returns it."""
-    [card] = [item for item in stored_items(admin, thread_id) if item["type"] == "chatkit.widget"]
-    widget = card["widget"]
-    return json.loads(widget) if isinstance(widget, str) else dict(widget)
+    [card] = stored_cards(admin, thread_id)
+    return card
 
 
 # ------------------------------------------------------------------------------ tool calls
@@ -269,6 +288,50 @@ def test_deny_tells_the_model_and_nothing_runs(
     assert answered.answer.startswith("The order desk says: The user denied this tool call")
     assert mcp.calls() == []
     assert badge(stored_card(admin, asked.thread_id)) == "Denied"
+
+
+def test_two_calls_in_one_model_turn_ask_one_after_the_other(
+    kithost: KithostProcess, admin: openai.OpenAI, fake: FakeModelServer, mcp: McpServerProcess
+) -> None:
+    def two_cancellations(request: ModelRequest) -> Reply:
+        results = [said for role, said in request.transcript if role == "tool"]
+        if results:
+            return text(" | ".join(sorted(results)))
+        return tool_calls(
+            ToolCall("cancel_order", {"order_id": "A-1001"}),
+            ToolCall("cancel_order", {"order_id": "A-1002"}),
+        )
+
+    fake.when(lambda r: True, two_cancellations)
+    with chat(kithost, admin, ORDERS) as conversation:
+        asked = conversation.start("Cancel both of my orders")
+        [first] = asked.done_items("widget")
+        approved = action(conversation, asked, "approve")
+        # The first card's update comes at once; then the second card parks the run again.
+        [replaced] = approved.of_type("thread.item.replaced")
+        assert replaced["item"]["id"] == first["id"]
+        assert badge(replaced["item"]["widget"]) == "Approved"
+        [second] = approved.done_items("widget")
+        assert approved.answers == []
+        denied = conversation.send(
+            "threads.custom_action",
+            {
+                "thread_id": asked.thread_id,
+                "item_id": second["id"],
+                "action": second["widget"]["cancel"]["action"],
+            },
+        )
+
+    assert denied.errors == []
+    assert badge(denied.of_type("thread.item.replaced")[0]["item"]["widget"]) == "Denied"
+    first_order = "A-1001" if "A-1001" in json.dumps(first["widget"]) else "A-1002"
+    assert mcp.calls() == [("cancel_order", {"order_id": first_order, "reason": ""})]
+    assert f"Order {first_order} is cancelled." in denied.answer
+    assert "The user denied this tool call" in denied.answer
+    assert sorted(badge(card) for card in stored_cards(admin, asked.thread_id)) == [
+        "Approved",
+        "Denied",
+    ]
 
 
 def test_an_answer_for_no_waiting_approval_is_an_error_event(
@@ -442,6 +505,31 @@ def test_a_connector_cannot_run_off_openai(kithost: KithostProcess, admin: opena
     assert error["code"] == "workflow_unavailable"
     assert 'HostedMCPTool "orders"' in error["message"]
     assert "OpenAI connectors" in error["message"]
+
+
+def test_workflows_check_explains_each_mcp_tool(mcp: McpServerProcess, tmp_path: Path) -> None:
+    folder = tmp_path / "workflows"
+    write_exports(folder, mcp)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("KITHOST_", "OPENAI_"))}
+    env.update(OPENAI_BASE_URL="http://127.0.0.1:9/v1", KITHOST_MODEL_API="chat_completions")
+    checked = subprocess.run(
+        [sys.executable, "-m", "kithost", "workflows", "check", str(folder)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+    output = checked.stdout + checked.stderr
+    assert checked.returncode == 1  # the connector export cannot run here
+    assert (
+        'HostedMCPTool "orders": local equivalent (kithost connects to the MCP server itself, '
+        "over streamable HTTP; some calls ask the user for approval in the chat)"
+    ) in output
+    assert "over SSE; no call asks for approval" in output
+    assert "OpenAI connectors (connector_id) run only on OpenAI's Responses API" in output
+    assert TOKEN not in output
 
 
 # ------------------------------------------------------------------------ Responses API

@@ -116,8 +116,9 @@ class Approvals:
         finally:
             # Also on cancellation (Stop, or the parked run closed): forget it.
             self._forget(approval_id)
-        # The stream that carries the rest of the run shows the decision.
-        await runtime.emit(ThreadItemReplacedEvent(item=decided_card(widget, decision)))
+        if decision == "expired":
+            # Decided with no answer stream (the turn's own was still open): show it there.
+            await runtime.emit(ThreadItemReplacedEvent(item=decided_card(widget, decision)))
         return decision
 
     async def watch(
@@ -153,7 +154,10 @@ class Approvals:
         resumes = parked is not None and parked.approval_id == pending.id
         if resumes:
             del self._parked[thread_id]
-        pending.decision.set_result("approved" if choice == "approve" else "denied")
+        decision: Decision = "approved" if choice == "approve" else "denied"
+        pending.decision.set_result(decision)
+        # First, at once: another card of the run may park it again before the call returns.
+        yield ThreadItemReplacedEvent(item=decided_card(pending.widget, decision))
         if parked is None or not resumes:
             return  # the run is still streaming elsewhere; that stream shows the rest
         async for event in self.watch(thread_id, parked.events):

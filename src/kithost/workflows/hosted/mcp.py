@@ -226,7 +226,8 @@ class HostedMCPAdapter:
         return Finding(
             subject,
             "local",
-            f"kithost connects to the MCP server itself ({words}); {config.approval.describe()}",
+            f"kithost connects to the MCP server itself, over {words}; "
+            f"{config.approval.describe()}",
         )
 
     def localize(self, tool: Tool) -> LocalMcpServer:
