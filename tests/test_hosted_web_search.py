@@ -17,7 +17,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from playwright.sync_api import expect
 
+from tests.support.browser import ConsoleUser, PageProblems, chromium
 from tests.support.chatkit_stream import CONVERSATION_PATH, Conversation, Stream, client_secret
 from tests.support.fake_model import FakeModelServer, ModelRequest, Reply, text, tool_call
 from tests.support.fake_searxng import FakeSearch, Hit
@@ -70,6 +72,7 @@ def searxng_kithost(
         folder,
         KITHOST_WEB_SEARCH_URL=search.base_url,
         KITHOST_WEB_SEARCH_TIMEOUT="1",
+        KITHOST_DEMO_SIGNIN="true",  # for the chat page in Chromium
     )
     with serving(database_url, tmp_path_factory.mktemp("searxng"), env) as process:
         yield process
@@ -207,6 +210,28 @@ def test_allowed_domains_and_context_size_shape_the_search(
     ]
     assert re.findall(r"^URL: (\S+)$", result, re.MULTILINE) == expected
     assert [s["url"] for s in answer_sources(stream)] == expected
+
+
+def test_the_chat_page_lists_the_sources(
+    searxng_kithost: KithostProcess, fake: FakeModelServer
+) -> None:
+    fake.push(*searches_then_cites())
+    problems = PageProblems()
+    with chromium() as browser:
+        page = browser.new_page()
+        problems.watch(page)
+        user = ConsoleUser(page, searxng_kithost.url)
+        user.sign_in("web-search-reader", workflow=RESEARCHER)
+        user.send(QUESTION)
+        answer = user.assistant_messages.last
+        expect(answer).to_contain_text("The plans changed; see https://site1.example/")
+        links = answer.get_by_role("list", name="Sources").get_by_role("link")
+        expect(links).to_have_count(10)
+        expect(links.first).to_have_text("Québec tramway 2025 changes — result 1")
+        expect(links.first).to_have_attribute("href", re.compile(r"^https://site1\.example/"))
+        expect(links.last).to_have_text("Québec tramway 2025 changes — result 10")
+        page.close()
+    assert problems.problems == []
 
 
 @pytest.mark.parametrize(
