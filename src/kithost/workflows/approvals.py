@@ -142,7 +142,8 @@ class Approvals:
             raise CustomStreamError("This approval answer is malformed.", allow_retry=False)
         pending = self._pending.get(approval_id) if isinstance(approval_id, str) else None
         if pending is None or pending.thread_id != thread_id or pending.decision.done():
-            if sender is not None and approval_id_of(sender) is not None:
+            stale = approval_id_of(sender) if sender is not None else None
+            if sender is not None and stale is not None and stale not in self._pending:
                 # A card nobody can answer any more (e.g. the process restarted): close it.
                 yield ThreadItemReplacedEvent(item=decided_card(sender, "expired"))
             raise CustomStreamError(
