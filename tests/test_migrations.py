@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from kithost.store.database import create_engine
 from kithost.store.migrate import alembic_config, current_revision, upgrade
 from kithost.store.server_secrets import get_or_create_secret
-from kithost.store.tables import metadata
+from kithost.store.tables import compared, is_derived, metadata
 from tests.support.databases import fresh_database
 
 HEAD = ScriptDirectory.from_config(alembic_config()).get_current_head()
@@ -75,7 +75,8 @@ async def engines(*urls: str) -> AsyncIterator[list[AsyncEngine]]:
 
 def _schema_differences(conn: Connection) -> list[Any]:
     context = MigrationContext.configure(
-        conn, opts={"compare_type": True, "compare_server_default": True}
+        conn,
+        opts={"compare_type": True, "compare_server_default": True, "include_name": compared},
     )
     return list(compare_metadata(context, metadata))
 
@@ -87,8 +88,10 @@ async def schema_differences(engine: AsyncEngine) -> list[Any]:
 
 
 async def table_names(engine: AsyncEngine) -> set[str]:
+    """Tables, less each database's own search structures (``tables.DERIVED_PREFIX``)."""
     async with engine.connect() as conn:
-        return set(await conn.run_sync(lambda sync: inspect(sync).get_table_names()))
+        names = await conn.run_sync(lambda sync: inspect(sync).get_table_names())
+    return {name for name in names if not is_derived(name)}
 
 
 async def downgrade(engine: AsyncEngine, revision: str) -> None:

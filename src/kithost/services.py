@@ -15,6 +15,7 @@ from kithost.core.session_service import SessionService
 from kithost.core.signing import FileLinks, LinkSigner
 from kithost.core.thread_service import ThreadService
 from kithost.core.uploads import UploadPolicy
+from kithost.retrieval.service import Retrieval
 from kithost.settings import Settings
 from kithost.store.api_keys import ApiKeyRepository
 from kithost.store.attachments import AttachmentRepository
@@ -55,6 +56,7 @@ class Services:
     conversation: ConversationService
     agent_services: AgentServices
     traces: TraceRepository
+    retrieval: Retrieval
 
     def reload_workflows(self) -> LoadResult:
         """Read the workflows folder again; built-ins stay. Running turns are unaffected."""
@@ -63,6 +65,7 @@ class Services:
         return result
 
     async def close(self) -> None:
+        await self.retrieval.close()
         await self.agent_services.close()
         await self.engine.dispose()
 
@@ -110,6 +113,8 @@ async def open_services(settings: Settings) -> Services:
         conversation=ConversationService(server, store, uploads),
         agent_services=agent_services,
         traces=traces,
+        # Files and vector stores; B passes its VectorIndex here when an embedding model is set.
+        retrieval=Retrieval(engine, blobs, index=None),
     )
     services.reload_workflows()
     return services

@@ -13,12 +13,15 @@ from sqlalchemy import (
     Column,
     Double,
     ForeignKey,
+    ForeignKeyConstraint,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
     Text,
+    UniqueConstraint,
     false,
 )
 from sqlalchemy.dialects.postgresql import JSONB
@@ -164,4 +167,154 @@ server_secrets = Table(
     metadata,
     Column("name", String(64), primary_key=True),
     Column("value", String(200), nullable=False),
+)
+
+
+# --- Files and vector stores (issue 13: local file search) ------------------------------------
+
+# Search structures that only one database has (SQLite's FTS5 tables and their shadow tables,
+# PostgreSQL's tsvector column and GIN index, sqlite-vec/pgvector objects) are made by raw SQL in
+# migrations or at start, and all carry this prefix so schema comparisons leave them out.
+DERIVED_PREFIX = "search_index_"
+
+
+def is_derived(name: str | None) -> bool:
+    """Whether a database object is a dialect-specific search structure (see DERIVED_PREFIX)."""
+    return bool(name) and str(name).startswith(DERIVED_PREFIX)
+
+
+def compared(name: str | None, _type: str, _parents: object) -> bool:
+    """Alembic's ``include_name`` hook: schema comparisons skip derived search structures."""
+    return not is_derived(name)
+
+
+# ``/v1/files``: the bytes live in blob storage under the id.
+files = Table(
+    "files",
+    metadata,
+    Column("seq", Seq, primary_key=True, autoincrement=True),
+    Column("id", String(64), nullable=False, unique=True),
+    Column("filename", Text, nullable=False),
+    Column("bytes", BigInteger, nullable=False),
+    Column("purpose", String(32), nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("created_at", Double, nullable=False),
+    Column("expires_at", BigInteger, nullable=True),
+    Index("ix_files_created", "created_at", "seq"),
+)
+
+vector_stores = Table(
+    "vector_stores",
+    metadata,
+    Column("seq", Seq, primary_key=True, autoincrement=True),
+    Column("id", String(64), nullable=False, unique=True),
+    Column("name", Text, nullable=False),
+    Column("metadata", JSONValue, nullable=False),
+    Column("expires_after_days", Integer, nullable=True),
+    Column("created_at", Double, nullable=False),
+    Column("last_active_at", Double, nullable=False),
+    Index("ix_vector_stores_created", "created_at", "seq"),
+)
+
+vector_store_file_batches = Table(
+    "vector_store_file_batches",
+    metadata,
+    Column("seq", Seq, primary_key=True, autoincrement=True),
+    Column("id", String(64), nullable=False, unique=True),
+    Column(
+        "vector_store_id",
+        String(64),
+        ForeignKey("vector_stores.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    Column("cancelled", Boolean, nullable=False, server_default=false()),
+    Column("created_at", Double, nullable=False),
+)
+
+# A file in a store, and its ingestion job: ``in_progress`` rows are claimed by a worker with a
+# lease (``lease_owner`` until ``lease_expires_at``); a lapsed lease lets any process take over.
+vector_store_files = Table(
+    "vector_store_files",
+    metadata,
+    Column("seq", Seq, primary_key=True, autoincrement=True),
+    Column("id", String(64), ForeignKey("files.id", ondelete="CASCADE"), nullable=False),
+    Column(
+        "vector_store_id",
+        String(64),
+        ForeignKey("vector_stores.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("batch_id", String(64), nullable=True, index=True),
+    Column("status", String(16), nullable=False),
+    Column("last_error", JSONValue, nullable=True),
+    Column("attributes", JSONValue, nullable=False),
+    Column("chunking_strategy", JSONValue, nullable=False),
+    Column("usage_bytes", BigInteger, nullable=False, server_default="0"),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("lease_owner", String(64), nullable=True),
+    Column("lease_expires_at", Double, nullable=True),
+    Column("created_at", Double, nullable=False),
+    UniqueConstraint("vector_store_id", "id"),
+    Index("ix_vector_store_files_store_created", "vector_store_id", "created_at", "seq"),
+    Index("ix_vector_store_files_status_lease", "status", "lease_expires_at"),
+    Index("ix_vector_store_files_id", "id"),
+)
+
+# Chunks of a file's text in one store. ``id`` is the integer key that keyword and vector indexes
+# use (SQLite FTS5's rowid, sqlite-vec's rowid).
+vector_store_chunks = Table(
+    "vector_store_chunks",
+    metadata,
+    Column("id", Seq, primary_key=True, autoincrement=True),
+    Column(
+        "vector_store_id",
+        String(64),
+        ForeignKey("vector_stores.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("file_id", String(64), nullable=False),
+    Column("chunk_index", Integer, nullable=False),
+    Column("text", Text, nullable=False),
+    Column("token_count", Integer, nullable=False),
+    ForeignKeyConstraint(
+        ["vector_store_id", "file_id"],
+        ["vector_store_files.vector_store_id", "vector_store_files.id"],
+        ondelete="CASCADE",
+    ),
+    Index("ix_vector_store_chunks_store_file", "vector_store_id", "file_id", "chunk_index"),
+)
+
+# One embedding per chunk (filled by the VectorIndex): float32 values, little-endian.
+chunk_embeddings = Table(
+    "chunk_embeddings",
+    metadata,
+    Column(
+        "chunk_id",
+        Seq,
+        ForeignKey("vector_store_chunks.id", ondelete="CASCADE"),
+        primary_key=True,
+        autoincrement=False,
+    ),
+    Column("vector_store_id", String(64), nullable=False, index=True),
+    Column("model", String(200), nullable=False),
+    Column("dimensions", Integer, nullable=False),
+    Column("embedding", LargeBinary, nullable=False),
+)
+
+# Files a store had on OpenAI, recorded by ``kithost import --vector-stores`` until added here.
+vector_store_expected_files = Table(
+    "vector_store_expected_files",
+    metadata,
+    Column("seq", Seq, primary_key=True, autoincrement=True),
+    Column(
+        "vector_store_id",
+        String(64),
+        ForeignKey("vector_stores.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    Column("filename", Text, nullable=False),
+    Column("attributes", JSONValue, nullable=False),
+    Column("hosted_file_id", String(64), nullable=True),
 )

@@ -2,12 +2,17 @@
 
 from alembic import context
 
-from kithost.store.tables import metadata
+from kithost.store.tables import compared, metadata
 
 connection = context.config.attributes.get("connection")
 if connection is None:
     raise RuntimeError("Run migrations with `kithost migrate`; it supplies the connection.")
 
-context.configure(connection=connection, target_metadata=metadata, render_as_batch=True)
+context.configure(
+    connection=connection,
+    target_metadata=metadata,
+    render_as_batch=True,
+    include_name=compared,
+)
 with context.begin_transaction():
     context.run_migrations()

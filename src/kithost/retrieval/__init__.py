@@ -1,0 +1,1 @@
+"""Vector stores: files, ingestion, chunking and search (the SQL lives in ``kithost.store``)."""
