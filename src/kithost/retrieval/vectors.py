@@ -13,7 +13,8 @@ from kithost.retrieval.models import Chunk
 
 class VectorIndex(Protocol):
     async def index(self, chunks: list[Chunk]) -> None:
-        """Embed and store ``chunks`` (all of one file in one store); raise to fail the file."""
+        """Embed and store ``chunks``: a batch of one file's chunks in one store (a big file comes
+        in several calls); raise to fail the file."""
 
     async def nearest(
         self,
