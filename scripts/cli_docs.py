@@ -1,22 +1,26 @@
 """Write docs/cli.md from the ``kithost --help`` of every command (``make docs-cli``).
 
 ``--check`` writes nothing and exits 1 when docs/cli.md differs from what the commands say now;
-tests/test_docs_honest.py runs it, so a changed option cannot leave the page behind.
+``--tree`` prints every command path with its options and the variables they read, as JSON.
+tests/test_docs_honest.py runs both, so a changed option cannot leave the docs behind.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 # Plain help, as a terminal without colours shows it; set before Typer is imported.
 os.environ["TYPER_USE_RICH"] = "0"
 
-from typer.testing import CliRunner  # noqa: E402
+import typer
+from typer.testing import CliRunner
 
-from kithost.cli import app  # noqa: E402
+from kithost.cli import app
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "cli.md"
 WIDTH = 88
@@ -67,7 +71,29 @@ def render() -> str:
     return "\n".join(sections)
 
 
+def tree(command: Any = None, path: str = "kithost") -> dict[str, dict[str, list[str]]]:
+    """``{"kithost keys create": {"options": [...], "envvars": [...], "subcommands": [...]}}``."""
+    command = command if command is not None else typer.main.get_command(app)
+    params = getattr(command, "params", [])
+    children = getattr(command, "commands", {})
+    found = {
+        path: {
+            "options": sorted(opt for param in params for opt in getattr(param, "opts", [])),
+            "envvars": sorted(
+                str(param.envvar) for param in params if getattr(param, "envvar", None)
+            ),
+            "subcommands": sorted(children),
+        }
+    }
+    for name, child in children.items():
+        found.update(tree(child, f"{path} {name}"))
+    return found
+
+
 def main(argv: list[str]) -> int:
+    if "--tree" in argv:
+        print(json.dumps(tree(), indent=2))
+        return 0
     text = render()
     if "--check" in argv:
         if not DOC.exists() or DOC.read_text() != text:

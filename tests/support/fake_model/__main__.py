@@ -1,17 +1,20 @@
 """``python -m tests.support.fake_model --port N``: the fake as a process, for benchmarks.
 
 Every model request gets the same paced reply (``--tokens`` tokens, one per
-``--token-interval-ms``; ``--tokens 0`` streams until the client leaves). SIGTERM stops it.
+``--token-interval-ms``; ``--tokens 0`` streams until the client leaves). A request for
+structured output (an agent with an ``output_type``, such as an export's classifier) gets
+``--structured JSON`` instead, when given: plain tokens would not parse. SIGTERM stops it.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 from collections.abc import Sequence
 
 from tests.support.fake_model.app import FakeModelApp
 from tests.support.fake_model.recorded import ModelRequest
-from tests.support.fake_model.replies import Reply, endless, text
+from tests.support.fake_model.replies import Reply, endless, structured, text
 from tests.support.fake_model.script import Script
 from tests.support.fake_model.server import uvicorn_server
 
@@ -26,6 +29,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--echo", action="store_true", help="echo the last user message instead")
     parser.add_argument("--model", action="append", help="model ids for /v1/models")
     parser.add_argument("--no-validate", action="store_true", help="accept any request body")
+    parser.add_argument(
+        "--structured",
+        metavar="JSON",
+        type=json.loads,
+        help='the answer to structured-output requests, e.g. \'{"category": "billing"}\'',
+    )
     return parser.parse_args(argv)
 
 
@@ -36,7 +45,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     fixed = tuple(f"t{i} " for i in range(args.tokens))
 
     def reply(request: ModelRequest) -> Reply:
-        if args.echo:
+        if args.structured is not None and request.output_schema is not None:
+            chosen = structured(args.structured)
+        elif args.echo:
             chosen = text(request.last_user_text or "(no user message)")
         elif args.tokens == 0:
             chosen = endless()
