@@ -12,7 +12,17 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from kithost import __version__
-from kithost.api import console, conversation, files, health, sessions, threads, workflows
+from kithost.api import (
+    console,
+    conversation,
+    files,
+    files_api,
+    health,
+    sessions,
+    threads,
+    vector_stores,
+    workflows,
+)
 from kithost.api.cors import BrowserCORS
 from kithost.api.errors import install_error_handlers
 from kithost.api.middleware import RequestContextMiddleware
@@ -31,6 +41,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         services = await open_services(resolved)
         app.state.services = services
         reload_on_hangup(services)
+        services.retrieval.start_worker()
         try:
             yield
         finally:
@@ -53,6 +64,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         threads.router,
         conversation.router,
         files.router,
+        files_api.router,
+        vector_stores.router,
         workflows.router,
         console.router,
     ):

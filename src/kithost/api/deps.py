@@ -48,6 +48,17 @@ def _has_chatkit_beta(header: str | None) -> bool:
 AdminKey = Depends(require_admin_key)
 
 
+async def require_admin_key_only(
+    services: AppServices, authorization: Annotated[str | None, Header()] = None
+) -> None:
+    """The admin key, no beta header: ``/v1/files`` and ``/v1/vector_stores`` are not ChatKit
+    (the SDKs send ``OpenAI-Beta: assistants=v2`` there)."""
+    await services.admin_auth.authenticate(authorization)
+
+
+AdminKeyOnly = Depends(require_admin_key_only)
+
+
 async def json_body(request: Request) -> Any:
     """The request's JSON body; an empty body is ``{}`` (the SDKs send none on cancel)."""
     raw = await request.body()
