@@ -3,18 +3,25 @@
 
 from __future__ import annotations
 
-from collections import deque
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from kithost.core.errors import InvalidRequest
-from kithost.retrieval.tokens import Piece, pieces
+from kithost.retrieval.tokens import count_tokens
 
 AUTO_MAX_TOKENS = 800
 AUTO_OVERLAP_TOKENS = 400
 MIN_MAX_TOKENS = 100
 MAX_MAX_TOKENS = 4096
+# Chunk ends are found by proportional guesses on the text's density, each checked by counting.
+_GUESSES = 4
+_CLOSE_ENOUGH = 0.97
+_UNDERSHOOT = 0.99
+# How far back from a guessed end a chunk may move to end at white space.
+_SNAP = 64
+_NOT_SPACE = re.compile(r"\S")
 
 
 @dataclass(frozen=True)
@@ -95,29 +102,47 @@ def strategy_from_wire(value: dict[str, Any]) -> ChunkingStrategy:
 
 
 def chunk_text(text: str, strategy: ChunkingStrategy) -> Iterator[tuple[str, int]]:
-    """Windows of about ``max_tokens`` tokens, each starting ``max - overlap`` tokens after the
-    last, as (text, token count); lazily, so a big file never holds every chunk at once."""
-    window: deque[Piece] = deque()
-    total = 0
-    fresh = False  # pieces added since the last chunk went out
+    """Windows of at most ``max_tokens`` tokens, each starting ``max - overlap`` tokens after the
+    last, as (text, token count), cut at white space; lazily, so that a big file never holds
+    every chunk at once."""
+    length = len(text)
+    start = _skip_space(text, 0)
+    chars_per_token = 4.0
+    step = strategy.max_tokens - strategy.overlap_tokens
+    while start < length:
+        end, chars_per_token = _advance(text, start, strategy.max_tokens, chars_per_token)
+        chunk = text[start:end].strip()
+        if chunk:
+            yield chunk, count_tokens(chunk)
+        if end >= length:
+            return
+        following, chars_per_token = _advance(text, start, step, chars_per_token)
+        start = _skip_space(text, max(following, start + 1))
 
-    def emit() -> tuple[str, int] | None:
-        piece_text = text[window[0].start : window[-1].end].strip()
-        return (piece_text, total) if piece_text else None
 
-    for piece in pieces(text):
-        window.append(piece)
-        total += piece.tokens
-        fresh = True
-        if total >= strategy.max_tokens:
-            chunk = emit()
-            if chunk is not None:
-                yield chunk
-            fresh = False
-            # Keep the last ``overlap`` tokens as the start of the next window.
-            while window and total - window[0].tokens >= strategy.overlap_tokens:
-                total -= window.popleft().tokens
-    if window and fresh:
-        chunk = emit()
-        if chunk is not None:
-            yield chunk
+def _skip_space(text: str, at: int) -> int:
+    match = _NOT_SPACE.search(text, at)
+    return match.start() if match else len(text)
+
+
+def _advance(text: str, start: int, tokens: int, chars_per_token: float) -> tuple[int, float]:
+    """An offset after ``start`` with at most ``tokens`` tokens between (as close to it as a few
+    proportional guesses get), moved back to the nearest white space; and the text's density."""
+    length = len(text)
+    end = min(length, start + max(1, int(tokens * chars_per_token)))
+    for _ in range(_GUESSES):
+        counted = count_tokens(text[start:end])
+        if counted:
+            chars_per_token = (end - start) / counted
+        if counted <= tokens and (end == length or counted >= tokens * _CLOSE_ENOUGH):
+            break
+        end = min(length, start + max(1, int(tokens * chars_per_token * _UNDERSHOOT)))
+    while end > start + 1 and count_tokens(text[start:end]) > tokens:
+        end = start + int((end - start) * _UNDERSHOOT)
+    if end < length:
+        space = text.rfind(" ", max(start + 1, end - _SNAP), end)
+        newline = text.rfind("\n", max(start + 1, end - _SNAP), end)
+        cut = max(space, newline)
+        if cut > start:
+            end = cut
+    return max(end, start + 1), chars_per_token
