@@ -16,6 +16,7 @@ from kithost.core.signing import FileLinks, LinkSigner
 from kithost.core.thread_service import ThreadService
 from kithost.core.uploads import UploadPolicy
 from kithost.retrieval.service import Retrieval
+from kithost.retrieval.vector_index import IndexChoice, open_vector_index
 from kithost.settings import Settings
 from kithost.store.api_keys import ApiKeyRepository
 from kithost.store.attachments import AttachmentRepository
@@ -57,6 +58,8 @@ class Services:
     agent_services: AgentServices
     traces: TraceRepository
     retrieval: Retrieval
+    vector_search: IndexChoice | None = None
+    """How file search ranks (keyword only, or hybrid and with what), for the start banner."""
 
     def reload_workflows(self) -> LoadResult:
         """Read the workflows folder again; built-ins stay. Running turns are unaffected."""
@@ -66,6 +69,8 @@ class Services:
 
     async def close(self) -> None:
         await self.retrieval.close()
+        if self.vector_search is not None and self.vector_search.index is not None:
+            await self.vector_search.index.close()
         await self.agent_services.close()
         await self.engine.dispose()
 
@@ -89,6 +94,7 @@ async def open_services(settings: Settings) -> Services:
     traces = TraceRepository(engine)
     install_trace_processor()
     provider = ProviderConfig.from_settings(settings)
+    vector_index = await open_vector_index(settings, provider, engine)
     approvals = Approvals(settings.mcp_approval_timeout)
     agent_services = AgentServices(
         provider,
@@ -113,8 +119,9 @@ async def open_services(settings: Settings) -> Services:
         conversation=ConversationService(server, store, uploads),
         agent_services=agent_services,
         traces=traces,
-        # Files and vector stores; B passes its VectorIndex here when an embedding model is set.
-        retrieval=Retrieval(engine, blobs, index=None),
+        # Files and vector stores; hybrid search when an embedding model is set.
+        retrieval=Retrieval(engine, blobs, index=vector_index.index),
+        vector_search=vector_index,
     )
     services.reload_workflows()
     return services

@@ -120,6 +120,21 @@ class Settings(BaseSettings):
     web_search_timeout: float = Field(
         default=15.0, gt=0, description="Seconds a web search may take before the model is told."
     )
+    embedding_model: str | None = Field(
+        default=None,
+        description="Embedding model for hybrid file search (`text-embedding-3-small`, or the "
+        "provider's own, e.g. `nomic-embed-text`), called through the provider's "
+        "`/v1/embeddings` and `KITHOST_MODEL_ALIASES`; unset: keyword search only.",
+    )
+    embedding_dimensions: int | None = Field(
+        default=None,
+        gt=0,
+        description="Vector length to ask the embedding model for (`dimensions`; only models "
+        "that accept it, such as `text-embedding-3-*`); unset: the model's own.",
+    )
+    embedding_batch_size: int = Field(
+        default=64, gt=0, le=2048, description="Texts per `/v1/embeddings` request."
+    )
     log_level: str = "info"
     demo_signin: bool = Field(
         default=False,

@@ -11,9 +11,11 @@ Vectors are asked for as JSON floats, not base64: every compatible server speaks
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import openai
@@ -104,18 +106,16 @@ class Embedder:
     async def _request(self, texts: list[str]) -> Vectors:
         # An empty string is refused by OpenAI; a lone space embeds as "nothing".
         inputs = [text if text.strip() else " " for text in texts]
+        extra: dict[str, Any] = {}
+        if self.settings.dimensions is not None:
+            extra["dimensions"] = self.settings.dimensions
         try:
-            if self.settings.dimensions is None:
-                response = await self.client.embeddings.create(
-                    model=self.model, input=inputs, encoding_format="float"
-                )
-            else:
-                response = await self.client.embeddings.create(
-                    model=self.model,
-                    input=inputs,
-                    encoding_format="float",
-                    dimensions=self.settings.dimensions,
-                )
+            # The raw body: the SDK's typed parsing of thousands of floats costs far more
+            # than the request itself.
+            raw = await self.client.embeddings.with_raw_response.create(
+                model=self.model, input=inputs, encoding_format="float", **extra
+            )
+            body = json.loads(raw.content)
         except openai.APIStatusError as error:
             raise EmbeddingFailed(
                 f"the provider refused to embed with {self.model!r} "
@@ -124,20 +124,26 @@ class Embedder:
         except openai.APIConnectionError as error:
             reason = "timed out" if isinstance(error, openai.APITimeoutError) else "is unreachable"
             raise EmbeddingFailed(f"the embedding provider {reason}") from None
-        data = sorted(response.data, key=lambda item: item.index)
-        if len(data) != len(inputs):
+        except ValueError:
+            raise EmbeddingFailed(f"the answer for {self.model!r} is not JSON") from None
+        return self._vectors(body, len(inputs))
+
+    def _vectors(self, body: Any, count: int) -> Vectors:
+        data = body.get("data") if isinstance(body, dict) else None
+        if not isinstance(data, list) or len(data) != count:
+            found = len(data) if isinstance(data, list) else 0
             raise EmbeddingFailed(
-                f"the embedding model {self.model!r} returned {len(data)} vectors "
-                f"for {len(inputs)} texts"
+                f"the embedding model {self.model!r} returned {found} vectors for {count} texts"
             )
         try:
-            vectors = np.asarray([item.embedding for item in data], dtype=np.float32)
-        except (TypeError, ValueError):
+            ordered = sorted(data, key=lambda item: int(item.get("index", 0)))
+            vectors = np.asarray([item["embedding"] for item in ordered], dtype=np.float32)
+        except (TypeError, ValueError, KeyError, AttributeError):
             raise EmbeddingFailed(
                 f"the embedding model {self.model!r} returned vectors that are not numbers"
             ) from None
-        if vectors.ndim != 2 or vectors.shape[1] == 0:
-            raise EmbeddingFailed(f"the embedding model {self.model!r} returned empty vectors")
+        if vectors.ndim != 2 or vectors.shape[1] == 0 or not np.isfinite(vectors).all():
+            raise EmbeddingFailed(f"the embedding model {self.model!r} returned unusable vectors")
         return normalized(vectors)
 
     async def close(self) -> None:

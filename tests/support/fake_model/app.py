@@ -16,7 +16,7 @@ from typing import Any
 import anyio
 from starlette.types import Receive, Scope, Send
 
-from tests.support.fake_model import chat, moderations, responses, validation
+from tests.support.fake_model import chat, embeddings, moderations, responses, validation
 from tests.support.fake_model.recorded import Api, ModelRequest, Outcome
 from tests.support.fake_model.replies import Reply
 from tests.support.fake_model.script import Script
@@ -61,6 +61,7 @@ async def _send_json(
 
 class FakeModelApp:
     """Routes ``POST /v1/chat/completions``, ``POST /v1/responses``, ``POST /v1/moderations``,
+    ``POST /v1/embeddings``,
     ``GET /v1/models`` and, for a fake in another process, ``GET /_fake/requests`` (the
     recorded requests as JSON)."""
 
@@ -88,6 +89,8 @@ class FakeModelApp:
             await self._model_call(scope, receive, send, *ROUTES[path])
         elif method == "POST" and path == "/v1/moderations":
             await self._moderation_call(scope, receive, send)
+        elif method == "POST" and path == "/v1/embeddings":
+            await self._embedding_call(scope, receive, send)
         elif method == "GET" and path == "/v1/models":
             models = [self._model(model) for model in self.models]
             await _send_json(send, 200, {"object": "list", "data": models})
@@ -166,6 +169,40 @@ class FakeModelApp:
             return
         request.finish("completed")
         await _send_json(send, 200, moderations.body(request, reply))
+
+    async def _embedding_call(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Deterministic vectors (see ``embeddings``); recorded, and failing when scripted to."""
+        raw = b""
+        more = True
+        while more:
+            message = await receive()
+            raw += message.get("body", b"")
+            more = bool(message.get("more_body"))
+        try:
+            body = json.loads(raw)
+        except ValueError:
+            body = None
+        if not isinstance(body, dict):
+            await _send_json(send, 400, envelope("The request body is not a JSON object."))
+            return
+        headers = {
+            key.decode("latin-1"): value.decode("latin-1") for key, value in scope["headers"]
+        }
+        request = ModelRequest(api="embeddings", path=scope["path"], body=body, headers=headers)
+        self.script.record(request)
+        request.problem = embeddings.problem(body)
+        if request.problem:
+            request.finish("rejected")
+            await _send_json(send, 400, envelope(request.problem))
+            return
+        reply = self.script.choose(request)
+        if reply.http_error is not None:
+            request.finish("error")
+            failure = reply.http_error
+            await _send_json(send, failure.status, failure.envelope(), failure.headers.items())
+            return
+        request.finish("completed")
+        await _send_json(send, 200, embeddings.body(request))
 
     async def _answer(
         self, request: ModelRequest, reply: Reply, renderer: Renderer, receive: Receive, send: Send

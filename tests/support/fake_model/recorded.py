@@ -8,7 +8,7 @@ from typing import Any, Literal
 from tests.support.fake_model.replies import Reply, text
 from tests.support.fake_model.waiting import Signal
 
-Api = Literal["chat", "responses", "moderations"]
+Api = Literal["chat", "responses", "moderations", "embeddings"]
 Outcome = Literal["pending", "completed", "disconnected", "error", "rejected", "broken", "stopped"]
 """``pending`` until answered; ``completed``; ``disconnected`` (the client left first, e.g. a
 Stop or a timeout); ``error`` (a scripted HTTP error was sent); ``rejected`` (failed the fake's
