@@ -1,9 +1,10 @@
-"""Sources a local tool found (web search results), shown on the answer that follows them.
+"""Sources a local tool found (web results, file chunks), shown on the answer that follows.
 
-OpenAI's hosted web search marks its answer with ``url_citation`` annotations, which ChatKit
-turns into ``URLSource`` annotations on the assistant text. kithost's local web search has no
-citation offsets, so every result the model was given becomes a source of the next assistant
-message of that run: announced with ``annotation_added`` updates and stored with the item.
+OpenAI's hosted web search and file search mark their answer with ``url_citation`` and
+``file_citation`` annotations, which ChatKit turns into ``URLSource`` and ``FileSource``
+annotations on the assistant text. kithost's local tools have no citation offsets, so every
+result the model was given becomes a source of the next assistant message of that run:
+announced with ``annotation_added`` updates and stored with the item.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from chatkit.types import (
     Annotation,
     AssistantMessageContentPartAnnotationAdded,
     AssistantMessageItem,
+    FileSource,
     ThreadItemDoneEvent,
     ThreadItemUpdatedEvent,
     ThreadStreamEvent,
@@ -25,21 +27,28 @@ from chatkit.types import (
 
 MAX_SOURCES = 20
 
+FoundSource = URLSource | FileSource
+
+
+def _key(source: FoundSource) -> str:
+    """Sources that are the same for the reader: one URL, or one file."""
+    return f"url:{source.url}" if isinstance(source, URLSource) else f"file:{source.filename}"
+
 
 @dataclass
 class FoundSources:
     """What the tools of one agent run found and no answer has shown yet."""
 
-    pending: list[URLSource] = field(default_factory=list)
+    pending: list[FoundSource] = field(default_factory=list)
 
-    def add(self, sources: Sequence[URLSource]) -> None:
-        known = {source.url for source in self.pending}
+    def add(self, sources: Sequence[FoundSource]) -> None:
+        known = {_key(source) for source in self.pending}
         for source in sources:
-            if source.url not in known and len(self.pending) < MAX_SOURCES:
+            if _key(source) not in known and len(self.pending) < MAX_SOURCES:
                 self.pending.append(source)
-                known.add(source.url)
+                known.add(_key(source))
 
-    def take(self) -> list[URLSource]:
+    def take(self) -> list[FoundSource]:
         taken, self.pending = self.pending, []
         return taken
 
@@ -63,7 +72,7 @@ def collecting_sources() -> Iterator[FoundSources]:
         _FOUND.reset(token)
 
 
-def record_sources(sources: Sequence[URLSource]) -> None:
+def record_sources(sources: Sequence[FoundSource]) -> None:
     """Called by a tool: show ``sources`` on the answer (a no-op outside a streamed run)."""
     found = _FOUND.get()
     if found is not None:
@@ -81,7 +90,7 @@ async def with_sources(
         yield event
 
 
-def _annotate(item: AssistantMessageItem, sources: list[URLSource]) -> list[ThreadStreamEvent]:
+def _annotate(item: AssistantMessageItem, sources: list[FoundSource]) -> list[ThreadStreamEvent]:
     if not sources or not item.content:
         return []
     part = item.content[-1]
