@@ -25,6 +25,8 @@ from tests.support.fake_model import FakeModelServer
 from tests.support.hosted_exports import (
     ANALYST,
     DOCS_SEARCH,
+    FILE_SEARCH_EXPORTS,
+    FILE_SEARCH_STORE,
     ILLUSTRATOR,
     LIBRARIAN,
     RESEARCHER,
@@ -57,8 +59,11 @@ UNAVAILABLE_LINES = {
     ANALYST: 'CodeInterpreterTool "code_interpreter": not available on this provider (code runs '
     "in OpenAI's sandbox",
     ILLUSTRATOR: 'ImageGenerationTool "image_generation": not available on this provider',
-    LIBRARIAN: 'FileSearchTool "file_search": not available on this provider',
 }
+FILE_SEARCH_LOCAL = (
+    f'FileSearchTool "file_search": local equivalent (searches kithost\'s vector stores '
+    f"{FILE_SEARCH_STORE} (keyword search; set KITHOST_EMBEDDING_MODEL for hybrid))"
+)
 
 
 def check(folder: Path, **env: str) -> subprocess.CompletedProcess[str]:
@@ -118,9 +123,15 @@ def test_check_judges_every_hosted_tool_against_a_compatible_server(tmp_path: Pa
         assert tool.startswith(line)
         assert tool.endswith(f"this server's model provider is Chat Completions at {COMPATIBLE})")
         assert model == 'model "gpt-4.1": local equivalent (alias → llama3.1:8b)'
+    # FileSearchTool searches kithost's own vector stores.
+    assert found[LIBRARIAN] == [
+        f"ok       {LIBRARIAN} version 1 (agent_builder)",
+        FILE_SEARCH_LOCAL,
+        'model "gpt-4.1": local equivalent (alias → llama3.1:8b)',
+    ]
     # Each workflow that cannot run is named on stderr too, and nothing else is.
     refused = result.stderr.splitlines()
-    assert len(refused) == 3
+    assert len(refused) == 2
     for workflow_id, line in UNAVAILABLE_LINES.items():
         tool = line.split(":")[0]
         [said] = [r for r in refused if r.startswith(workflow_id)]
@@ -131,6 +142,7 @@ def test_check_judges_every_hosted_tool_against_a_compatible_server(tmp_path: Pa
     ("name", "code"),
     [
         *((name, 0) for name in WEB_SEARCH_EXPORTS),
+        *((name, 0) for name in FILE_SEARCH_EXPORTS),
         *((name, 1) for name in UNAVAILABLE_OFF_OPENAI),
     ],
 )
@@ -285,6 +297,8 @@ def test_endpoint_gives_status_and_requirements(kithost: KithostProcess) -> None
         assert entry["unavailable_reason"].endswith(f"this server's model provider is {provider})")
         assert entry["requirements"][0]["subject"] == tool
         assert entry["requirements"][0]["status"] == "unavailable"
+    librarian = entries[LIBRARIAN]
+    assert (librarian["status"], librarian["requirements"][0]["status"]) == ("available", "local")
     # Built-in workflows need nothing.
     demo = entries["wf_kithost_demo"]
     assert (demo["status"], demo["unavailable_reason"], demo["requirements"]) == (

@@ -181,10 +181,11 @@ EXPORTS: dict[str, str] = {
     ),
 }
 WEB_SEARCH_EXPORTS = ("researcher.py", "docs_search.py")
+FILE_SEARCH_EXPORTS = ("librarian.py",)
+FILE_SEARCH_STORE = "vs_68f3e1b2c8048191a0b1c2d3e4f5a6b7"
 UNAVAILABLE_OFF_OPENAI = {
     "analyst.py": (ANALYST, "CodeInterpreterTool"),
     "illustrator.py": (ILLUSTRATOR, "ImageGenerationTool"),
-    "librarian.py": (LIBRARIAN, "FileSearchTool"),
 }
 
 

@@ -1,4 +1,4 @@
-"""Hosted tools with no local equivalent (yet): they run on OpenAI, and nowhere else."""
+"""Hosted tools with no local equivalent: they run on OpenAI, and nowhere else."""
 
 from __future__ import annotations
 
@@ -6,7 +6,6 @@ from agents import (
     ApplyPatchTool,
     CodeInterpreterTool,
     ComputerTool,
-    FileSearchTool,
     ImageGenerationTool,
     LocalShellTool,
     ShellTool,
@@ -18,8 +17,6 @@ from kithost.workflows.hosted import tool_subject
 
 # Why each has no local equivalent, for `workflows check` and the 400 of sessions.create.
 REASONS: dict[type[Tool], str] = {
-    FileSearchTool: "kithost's local file search (vector stores) has not landed yet; "
-    "run this workflow on OpenAI's Responses API to use it",
     CodeInterpreterTool: "code runs in OpenAI's sandbox, which only OpenAI's Responses API has",
     ImageGenerationTool: "image generation is an OpenAI Responses API tool",
     ComputerTool: "computer use needs OpenAI's Responses API",
