@@ -95,10 +95,17 @@ async def open_services(settings: Settings) -> Services:
     install_trace_processor()
     provider = ProviderConfig.from_settings(settings)
     vector_index = await open_vector_index(settings, provider, engine)
+    # Files and vector stores; hybrid search when an embedding model is set.
+    retrieval = Retrieval(
+        engine,
+        blobs,
+        index=vector_index.index,
+        lease_seconds=settings.ingestion_lease_seconds,
+    )
     approvals = Approvals(settings.mcp_approval_timeout)
     agent_services = AgentServices(
         provider,
-        hosted_tools(settings, provider, approvals),
+        hosted_tools(settings, provider, approvals, retrieval),
         read_bytes=lambda attachment_id: _read_attachment(uploads, attachment_id),
         record_spans=traces.add,
     )
@@ -119,8 +126,7 @@ async def open_services(settings: Settings) -> Services:
         conversation=ConversationService(server, store, uploads),
         agent_services=agent_services,
         traces=traces,
-        # Files and vector stores; hybrid search when an embedding model is set.
-        retrieval=Retrieval(engine, blobs, index=vector_index.index),
+        retrieval=retrieval,
         vector_search=vector_index,
     )
     services.reload_workflows()

@@ -136,6 +136,12 @@ class Settings(BaseSettings):
         default=64, gt=0, le=2048, description="Texts per `/v1/embeddings` request."
     )
     log_level: str = "info"
+    ingestion_lease_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        description="How long a process holds a file it is ingesting without renewing; a file "
+        "whose process died is taken over by another (or the restarted one) after this.",
+    )
     demo_signin: bool = Field(
         default=False,
         description="Serve the demo sign-in (`POST /demo/session`) that the chat page at `/` "

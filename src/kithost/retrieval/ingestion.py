@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import itertools
 import logging
+import os
 import secrets
 import socket
 import time
@@ -55,7 +56,8 @@ class IngestionWorker:
         self._index = index
         self._lease = lease_seconds
         self._poll = poll_seconds
-        self.owner = f"{socket.gethostname()[:40]}:{secrets.token_hex(6)}"
+        # Host and pid say who holds a file (the pid lets a test kill that very process).
+        self.owner = f"{socket.gethostname()[:32]}:{os.getpid()}:{secrets.token_hex(4)}"
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
@@ -157,7 +159,11 @@ class IngestionWorker:
         try:
             data = await self._blobs.read(job.file_id)
         except FileNotFoundError:
-            return "failed", FileError("server_error", "The file's bytes are missing."), 0
+            missing = (
+                "The file's bytes are missing from this server's KITHOST_DATA_DIR (processes "
+                "that share a database must share it too)."
+            )
+            return "failed", FileError("server_error", missing), 0
         try:
             text = await asyncio.to_thread(extract_text, job.filename, data)
         except FileProblem as problem:

@@ -21,8 +21,8 @@ from kithost.core.pagination import ListParams, Page
 from kithost.retrieval import ids
 from kithost.retrieval.chunking import parse_strategy
 from kithost.retrieval.filters import check_attributes, check_filter, check_metadata, matches
-from kithost.retrieval.hybrid import fuse
-from kithost.retrieval.ingestion import IngestionWorker
+from kithost.retrieval.hybrid import fuse, hybrid_weights, vector_ranking
+from kithost.retrieval.ingestion import LEASE_SECONDS, IngestionWorker
 from kithost.retrieval.models import (
     Attributes,
     BatchEntry,
@@ -66,12 +66,14 @@ class Retrieval:
         engine: AsyncEngine,
         blobs: BlobStorage,
         index: VectorIndex | None = None,
+        *,
+        lease_seconds: float = LEASE_SECONDS,
     ) -> None:
         self.engine = engine
         self.blobs = blobs
         self.index = index
         self.repo = VectorStoreRepository(engine)
-        self.worker = IngestionWorker(self.repo, blobs, index)
+        self.worker = IngestionWorker(self.repo, blobs, index, lease_seconds=lease_seconds)
         self._worker_started = False
 
     @property
@@ -430,6 +432,7 @@ class Retrieval:
                 code="invalid_value",
             )
         threshold = _score_threshold(ranking_options)
+        weights = hybrid_weights(ranking_options)
         if filters is not None:
             check_filter(filters)
         for store_id in dict.fromkeys(store_ids):
@@ -463,8 +466,12 @@ class Retrieval:
                 if filters is not None
                 else None
             )
-            vector = await self.index.nearest(stores, text, limit, allowed)
-            ranked = fuse(keyword, vector, max_num_results)
+            vector = await vector_ranking(self.index, stores, queries, limit, allowed)
+            if vector is None:  # the embedding provider failed: keywords alone, said so
+                mode = "keyword"
+                ranked = keyword[:max_num_results]
+            else:
+                ranked = fuse(keyword, vector, max_num_results, weights)
         ranked = [(chunk_id, score) for chunk_id, score in ranked if score >= threshold]
         chunks = await self.repo.chunks([chunk_id for chunk_id, _ in ranked])
         hits: list[SearchHit] = []
