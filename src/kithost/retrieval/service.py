@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from kithost.core.blobs import BlobStorage, TooLarge
 from kithost.core.errors import InvalidRequest, NotFound
 from kithost.core.pagination import ListParams, Page
-from kithost.retrieval import ids
+from kithost.retrieval import hybrid, ids
 from kithost.retrieval.chunking import parse_strategy
 from kithost.retrieval.filters import check_attributes, check_filter, check_metadata, matches
 from kithost.retrieval.hybrid import fuse, hybrid_weights, vector_ranking
@@ -48,8 +48,6 @@ UNSET: Any = object()
 PURPOSES = ("assistants", "user_data")
 MAX_FILE_BYTES = 512 * 1024 * 1024  # OpenAI's limit for one file
 MAX_RESULTS = 50
-# How many candidates each ranking contributes before fusion.
-CANDIDATES = 50
 
 
 def file_not_found(file_id: str) -> NotFound:
@@ -432,7 +430,7 @@ class Retrieval:
                 code="invalid_value",
             )
         threshold = _score_threshold(ranking_options)
-        weights = hybrid_weights(ranking_options)
+        weights = hybrid_weights(ranking_options)  # refuses malformed weights before any work
         if filters is not None:
             check_filter(filters)
         for store_id in dict.fromkeys(store_ids):
@@ -449,29 +447,29 @@ class Retrieval:
                 key: item for key, item in candidates.items() if matches(filters, item.attributes)
             }
         text = "\n".join(queries)
-        mode = self.search_mode
+        mode: SearchMode = "keyword"
         if not candidates:
-            return SearchResults([], queries, mode)
+            return SearchResults([], queries, self.search_mode)
         file_ids = sorted({file_id for _store, file_id in candidates}) if filters else None
-        limit = max(CANDIDATES, max_num_results)
+        limit = hybrid.candidates(max_num_results)
         keyword = await keyword_ranking(self.engine, stores, text, limit, file_ids)
         if filters:
             # A file in two stores may pass the filter in one only: check the chunk's own pair.
             keyword = await self._only(keyword, candidates)
-        if self.index is None:
-            ranked = keyword[:max_num_results]
-        else:
+        vector = None
+        if self.index is not None:
             allowed = (
                 await self.repo.chunk_ids_of_files(list(candidates))
                 if filters is not None
                 else None
             )
             vector = await vector_ranking(self.index, stores, queries, limit, allowed)
-            if vector is None:  # the embedding provider failed: keywords alone, said so
-                mode = "keyword"
-                ranked = keyword[:max_num_results]
-            else:
-                ranked = fuse(keyword, vector, max_num_results, weights)
+        if vector is None:
+            # No embedding model, or it failed just now: keywords alone, and said so.
+            ranked = keyword[:max_num_results]
+        else:
+            mode = "hybrid"
+            ranked = fuse(keyword, vector, max_num_results, weights)
         ranked = [(chunk_id, score) for chunk_id, score in ranked if score >= threshold]
         chunks = await self.repo.chunks([chunk_id for chunk_id, _ in ranked])
         hits: list[SearchHit] = []
