@@ -91,13 +91,15 @@ def _load_export(path: Path, agents: AgentServices) -> WorkflowVersion:
 
 def _load_declarative(path: Path, agents: AgentServices) -> WorkflowVersion:
     spec, _line = load_spec(path)
+    workflow = DeclarativeWorkflow(spec=spec, agents=agents)
+    tools = agents.hosted_tools.findings([workflow.agent({})])  # file_search: FileSearchTool
     return WorkflowVersion(
         id=spec.id,
         version=spec.version,
         name=spec.name or path.stem,
         source="declarative",
-        runnable=DeclarativeWorkflow(spec=spec, agents=agents),
+        runnable=workflow,
         description=f"declarative workflow {path.name}",
         starter_prompts=starter_prompts(spec.starter_prompts),
-        findings=tuple(model_findings([spec.model], agents.provider.config)),
+        findings=(*tools, *model_findings([spec.model], agents.provider.config)),
     )

@@ -195,8 +195,10 @@ class FakeModelApp:
             request.finish("rejected")
             await _send_json(send, 400, envelope(request.problem))
             return
-        reply = self.script.choose(request)
-        if reply.http_error is not None:
+        # Only a rule (``fake.when(lambda r: r.api == "embeddings", error(…))``) changes the
+        # answer: queued replies are for model calls.
+        reply = self.script.choose_rule(request)
+        if reply is not None and reply.http_error is not None:
             request.finish("error")
             failure = reply.http_error
             await _send_json(send, failure.status, failure.envelope(), failure.headers.items())

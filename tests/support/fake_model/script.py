@@ -84,6 +84,17 @@ class Script:
         request.reply = _resolve(responder, request)
         return request.reply
 
+    def choose_rule(self, request: ModelRequest) -> Reply | None:
+        """The reply of the first rule that takes ``request``, or None: for requests that
+        answer by themselves (embeddings) and must not eat the queue of model replies."""
+        with self._changed.lock:
+            rule = next((rule for rule in self._rules if rule.takes(request)), None)
+            if rule is None:
+                return None
+            rule.hits += 1
+        request.reply = _resolve(rule.reply, request)
+        return request.reply
+
     @property
     def requests(self) -> list[ModelRequest]:
         """Every request received so far, oldest first (including rejected ones)."""

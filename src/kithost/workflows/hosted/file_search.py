@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from typing import Any, Protocol
 
 from agents import FileSearchTool, FunctionTool, Tool
@@ -34,6 +35,8 @@ DEFAULT_RESULTS = 10
 MAX_RESULTS = 50
 # How much of a passage the chat's source list quotes.
 QUOTE_CHARS = 600
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
+_WORD = re.compile(r"\w+")
 
 DESCRIPTION = (
     "Search the files of this assistant's knowledge base for passages relevant to a query. "
@@ -131,12 +134,13 @@ class LocalFileSearch:
                 f"File search failed: {failure}. Answer without it, and say that the "
                 "documents could not be searched."
             )
-        record_sources(file_sources(hits))
+        record_sources(file_sources(hits, text))
         return render_results(text, hits)
 
 
-def file_sources(hits: list[SearchHit]) -> list[FileSource]:
-    """One source per file, quoting its best passage (the first, as hits come best first)."""
+def file_sources(hits: list[SearchHit], query: str) -> list[FileSource]:
+    """One source per file, quoting the part of its best chunk (hits come best first) that
+    is about the query."""
     sources: dict[str, FileSource] = {}
     for hit in hits:
         if hit.file_id in sources:
@@ -144,7 +148,7 @@ def file_sources(hits: list[SearchHit]) -> list[FileSource]:
         sources[hit.file_id] = FileSource(
             filename=hit.filename,
             title=hit.filename,
-            description=_quote(" ".join(hit.chunks)),
+            description=quote(" ".join(hit.chunks), query),
         )
     return list(sources.values())
 
@@ -160,11 +164,35 @@ def render_results(query: str, hits: list[SearchHit]) -> str:
     return "\n".join(lines)
 
 
-def _quote(text: str) -> str:
-    compact = " ".join(text.split())
-    if len(compact) <= QUOTE_CHARS:
+def quote(chunk: str, query: str, limit: int = QUOTE_CHARS) -> str:
+    """At most ``limit`` characters of ``chunk``: the sentence that shares the most words with
+    the query, then its neighbours while they fit (a chunk is 800 tokens: too long to quote)."""
+    compact = " ".join(chunk.split())
+    if len(compact) <= limit:
         return compact
-    return compact[: QUOTE_CHARS - 1].rsplit(" ", 1)[0] + "…"
+    sentences = _SENTENCE_END.split(compact)
+    wanted = {word for word in _WORD.findall(query.lower()) if len(word) > 2}
+    overlap = [len(wanted & set(_WORD.findall(s.lower()))) for s in sentences]
+    best = max(range(len(sentences)), key=lambda i: (overlap[i], -i))
+    first = last = best
+    size = len(sentences[best])
+    while True:
+        grown = False
+        for candidate in (last + 1, first - 1):  # the following sentence first
+            if 0 <= candidate < len(sentences) and not first <= candidate <= last:
+                if size + 1 + len(sentences[candidate]) > limit:
+                    continue
+                size += 1 + len(sentences[candidate])
+                first, last = min(first, candidate), max(last, candidate)
+                grown = True
+        if not grown:
+            break
+    text = " ".join(sentences[first : last + 1])
+    if len(text) > limit:
+        text = text[: limit - 1].rsplit(" ", 1)[0]
+    prefix = "…" if first > 0 else ""
+    suffix = "…" if last < len(sentences) - 1 or len(text) < size else ""
+    return f"{prefix}{text}{suffix}"
 
 
 def _as_dict(value: Any) -> dict[str, Any] | None:

@@ -9,6 +9,10 @@ instructions: |
   You help {{customer_name}} with their {{plan}} plan.
 model_settings: {temperature: 0.2, max_tokens: 800}
 tools: [current_time, calculator]
+file_search:                # optional: search kithost's vector stores (FileSearchTool)
+  vector_store_ids: [vs_68f3e1b2c8048191a0b1c2d3e4f5a6b7]
+  max_num_results: 5        # optional, 1 to 50 (default 10)
+  filters: {type: eq, key: team, value: legal}   # optional, OpenAI's attribute filters
 starter_prompts:            # optional: suggestions in a new chat
   - What does my plan include?
   - {label: Billing, prompt: "Why is my bill higher this month?"}
@@ -23,10 +27,12 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from agents import Agent, ModelSettings
+from agents import Agent, FileSearchTool, ModelSettings, Tool
 from chatkit.types import ThreadStreamEvent
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from kithost.core.errors import InvalidRequest
+from kithost.retrieval.filters import check_filter
 from kithost.workflows.agent_services import AgentServices
 from kithost.workflows.base import Turn
 from kithost.workflows.sources.agent_builder import WORKFLOW_ID, WorkflowFileError
@@ -43,6 +49,43 @@ class ModelSettingsSpec(BaseModel):
     max_tokens: int | None = Field(default=None, ge=1)
 
 
+class FileSearchSpec(BaseModel):
+    """``FileSearchTool``'s options, as an export writes them."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    vector_store_ids: list[str] = Field(min_length=1)
+    max_num_results: int | None = Field(default=None, ge=1, le=50)
+    filters: dict[str, Any] | None = None
+
+    @field_validator("vector_store_ids")
+    @classmethod
+    def _store_ids(cls, value: list[str]) -> list[str]:
+        for store_id in value:
+            if not store_id.startswith("vs_"):
+                raise ValueError(f"{store_id!r} is not a vector store id (vs_…)")
+        return value
+
+    @field_validator("filters")
+    @classmethod
+    def _filters(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        if value is not None:
+            try:
+                check_filter(value)
+            except InvalidRequest as problem:
+                raise ValueError(str(problem)) from None
+        return value
+
+    def tool(self) -> FileSearchTool:
+        # A plain dict of filters reaches the tool as an export's would (see hosted/file_search).
+        filters: Any = self.filters
+        return FileSearchTool(
+            vector_store_ids=list(self.vector_store_ids),
+            max_num_results=self.max_num_results,
+            filters=filters,
+        )
+
+
 class DeclarativeSpec(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -53,6 +96,7 @@ class DeclarativeSpec(BaseModel):
     instructions: str = "You are a helpful assistant."
     model_settings: ModelSettingsSpec = Field(default_factory=ModelSettingsSpec)
     tools: list[str] = Field(default_factory=list)
+    file_search: FileSearchSpec | None = None
     starter_prompts: list[StarterPromptSpec | str] = Field(
         default_factory=list, max_length=MAX_STARTER_PROMPTS
     )
@@ -125,8 +169,14 @@ class DeclarativeWorkflow:
                 top_p=settings.top_p,
                 max_tokens=settings.max_tokens,
             ),
-            tools=[CATALOGUE[name] for name in self.spec.tools],
+            tools=self.tools(),
         )
+
+    def tools(self) -> list[Tool]:
+        tools: list[Tool] = [CATALOGUE[name] for name in self.spec.tools]
+        if self.spec.file_search is not None:
+            tools.append(self.spec.file_search.tool())
+        return tools
 
     async def respond(self, turn: Turn) -> AsyncIterator[ThreadStreamEvent]:
         runtime = await self.agents.runtime(turn)
