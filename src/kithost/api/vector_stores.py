@@ -225,7 +225,7 @@ async def create_batch(store_id: str, services: AppServices, body: Body) -> Any:
             BatchEntry(file_id, request.attributes, request.chunking_strategy)
             for file_id in request.file_ids or []
         ]
-    batch = await services.retrieval.create_batch(store_id, entries)
+    batch = await services.retrieval.create_batch(store_id, entries, request.files is not None)
     return batch_wire(batch)
 
 

@@ -203,15 +203,17 @@ class Retrieval:
             await self._queue(new_id, entry, strategy, None, now)
         return await self.get_store(new_id)
 
-    async def _check_entries(self, entries: list[BatchEntry]) -> None:
+    async def _check_entries(self, entries: list[BatchEntry], per_file: bool = False) -> None:
+        """``per_file``: the request listed ``files`` (errors name ``files[n].…``)."""
         wanted = [entry.file_id for entry in entries]
         for n, entry in enumerate(entries):
             if not isinstance(entry.file_id, str) or not ids.looks_like(
                 ids.FILE_PREFIX, entry.file_id
             ):
                 raise file_not_found(str(entry.file_id))
-            check_attributes(entry.attributes, f"files[{n}].attributes")
-            parse_strategy(entry.chunking_strategy, f"files[{n}].chunking_strategy")
+            prefix = f"files[{n}]." if per_file else ""
+            check_attributes(entry.attributes, f"{prefix}attributes")
+            parse_strategy(entry.chunking_strategy, f"{prefix}chunking_strategy")
         found = await self.repo.existing_file_ids(wanted) if wanted else set()
         for file_id in wanted:
             if file_id not in found:
@@ -337,7 +339,10 @@ class Retrieval:
         await self.get_store_file(store_id, file_id)
         return await self.repo.file_chunks(store_id, file_id)
 
-    async def create_batch(self, store_id: str, files: list[BatchEntry]) -> FileBatch:
+    async def create_batch(
+        self, store_id: str, files: list[BatchEntry], per_file: bool = False
+    ) -> FileBatch:
+        """``per_file``: the request listed ``files`` with their own settings."""
         await self.get_store(store_id)
         if not files:
             raise InvalidRequest(
@@ -345,7 +350,7 @@ class Retrieval:
                 param="file_ids",
                 code="missing_required_parameter",
             )
-        await self._check_entries(files)
+        await self._check_entries(files, per_file)
         batch_id = ids.batch_id()
         now = time.time()
         await self.repo.add_batch(batch_id, store_id, now)
