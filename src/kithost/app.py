@@ -42,6 +42,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.services = services
         reload_on_hangup(services)
         services.retrieval.start_worker()
+        if services.vector_search is not None and services.vector_search.index is not None:
+            services.vector_search.index.start_backfill()  # chunks ingested without vectors
         try:
             yield
         finally:

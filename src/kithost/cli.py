@@ -190,7 +190,7 @@ async def _startup(services: Services) -> tuple[str | None, str, str]:
         where = config.base_url or "OpenAI"
         line = f"Workflows: {len(own)} from {folder}/, answered by {where} ({config.api})."
         line = "\n".join([line, *banner_lines(own)])
-        return key, (usable[0].id if usable else DEMO_WORKFLOW_ID), line
+        return key, (usable[0].id if usable else DEMO_WORKFLOW_ID), _with_search(line, services)
     if own:
         line = (
             f"Workflows: {len(own)} from {folder}/, but no model provider is configured "
@@ -199,7 +199,13 @@ async def _startup(services: Services) -> tuple[str | None, str, str]:
         line = "\n".join([line, *banner_lines(own)])
     else:
         line = f"Workflows: none in {folder}/; the offline wf_kithost_demo answers."
-    return key, DEMO_WORKFLOW_ID, line
+    return key, DEMO_WORKFLOW_ID, _with_search(line, services)
+
+
+def _with_search(line: str, services: Services) -> str:
+    """The banner's line on file search: hybrid (with what) or keyword only (and why)."""
+    choice = services.vector_search
+    return f"{line}\nFile search: {choice.description}." if choice is not None else line
 
 
 def _first_key_banner(key: str, base_url: str, workflow_id: str) -> str:

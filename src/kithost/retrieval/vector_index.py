@@ -13,6 +13,7 @@ With no ``KITHOST_EMBEDDING_MODEL`` there is no index, and search is keyword-onl
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
@@ -24,7 +25,7 @@ from numpy.typing import NDArray
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from kithost.retrieval.embeddings import Embedder, EmbeddingSettings
+from kithost.retrieval.embeddings import Embedder, EmbeddingFailed, EmbeddingSettings
 from kithost.retrieval.models import Chunk
 from kithost.settings import Settings
 from kithost.store.chunk_vectors import ChunkVectors, ExactSearch, Ranked
@@ -69,6 +70,7 @@ class EmbeddingIndex:
         self.searcher = searcher
         self.pgvector = pgvector
         self.note = note
+        self._backfill: asyncio.Task[None] | None = None
 
     @property
     def model(self) -> str:
@@ -126,7 +128,27 @@ class EmbeddingIndex:
             await self.index(chunks)
             done += len(chunks)
 
+    def start_backfill(self) -> None:
+        """Run ``backfill`` in the background of this process (``kithost serve``)."""
+        if self._backfill is None:
+            self._backfill = asyncio.create_task(self._backfill_once(), name="vector-backfill")
+
+    async def _backfill_once(self) -> None:
+        try:
+            done = await self.backfill()
+        except EmbeddingFailed as failure:
+            log.warning("chunks without vectors stay keyword-only for now: %s", failure)
+            return
+        except Exception:
+            log.exception("making vectors for chunks that have none failed")
+            return
+        if done:
+            log.info("made vectors with %s for %d chunks that had none", self.model, done)
+
     async def close(self) -> None:
+        if self._backfill is not None:
+            self._backfill.cancel()
+            await asyncio.gather(self._backfill, return_exceptions=True)
         await self.embedder.close()
         close = getattr(self.searcher, "close", None)
         if close is not None:
