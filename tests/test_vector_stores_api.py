@@ -5,6 +5,11 @@ and errors in the OpenAI envelope (ids of other kinds are a 404, never a 500).""
 from __future__ import annotations
 
 import io
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -396,3 +401,44 @@ def test_ids_of_other_kinds_are_404(admin: openai.OpenAI, foreign: str) -> None:
         assert isinstance(body, dict)
         assert set(body) == {"message", "type", "param", "code"}
         assert body["type"] == "invalid_request_error"
+
+
+NODE_SUITE = Path(__file__).parent / "node" / "vector_stores.suite.mjs"
+NODE_TESTS = 5  # the suite's size when written: fewer means tests went missing
+
+
+@pytest.mark.node
+def test_npm_sdk_conformance(server: KithostProcess, tmp_path: Path) -> None:
+    """The same API through the official npm SDK (``tests/node/vector_stores.suite.mjs``)."""
+    node = shutil.which("node")
+    if node is None:
+        pytest.fail("Node.js 20+ is required for the npm SDK suite: `node` is not on PATH.")
+    sdk = NODE_SUITE.parent / "node_modules" / "openai" / "package.json"
+    assert sdk.is_file(), f"{sdk} is missing: run `npm ci` in tests/node (`make test` does)."
+    seed_file = tmp_path / "seed.json"
+    seed_file.write_text("{}")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("KITHOST_", "OPENAI_"))}
+    env.update(
+        KITHOST_BASE_URL=server.url,
+        KITHOST_API_KEY=ADMIN_KEY,
+        KITHOST_SEED_FILE=str(seed_file),
+        NO_COLOR="1",
+    )
+    result = subprocess.run(
+        [node, "--test", "--test-reporter=spec", str(NODE_SUITE)],
+        cwd=NODE_SUITE.parent,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, (
+        f"--- stdout ---\n{result.stdout}\n--- stderr ---\n{result.stderr}\n"
+        f"--- server log ---\n{server.log_path.read_text()}"
+    )
+    summary = dict(
+        re.findall(r"^\u2139 (tests|pass|fail|cancelled|skipped|todo) (\d+)$", result.stdout, re.M)
+    )
+    assert int(summary.get("tests", 0)) >= NODE_TESTS, result.stdout
+    assert summary["pass"] == summary["tests"], result.stdout
