@@ -170,8 +170,8 @@ def test_a_file_left_by_a_killed_server_is_finished_by_the_next_process(
         first = start_kithost(url, **lease)
         with openai.OpenAI(base_url=f"{first.url}/v1", api_key=ADMIN_KEY, max_retries=0) as sdk:
             store = sdk.vector_stores.create(name="restart")
-            # About 20 MB of prose (several seconds of work), with a marker at the very end.
-            body = filler(3_000_000, seed=7) + " The last line names the ossifrage."
+            # About 13 MB of prose (several seconds of work), with a marker at the very end.
+            body = filler(2_000_000, seed=7) + " The last line names the ossifrage."
             uploaded = sdk.files.create(file=("big.txt", body.encode()), purpose="assistants")
             sdk.vector_stores.files.create(vector_store_id=store.id, file_id=uploaded.id)
 
@@ -205,3 +205,36 @@ def test_a_file_left_by_a_killed_server_is_finished_by_the_next_process(
         )
         assert total == distinct == highest + 1
         assert attempts == 2
+
+
+def test_a_server_stopped_mid_ingestion_hands_the_file_back(
+    backend: str,
+    tmp_path: Path,
+    start_kithost: Callable[..., KithostProcess],
+) -> None:
+    """SIGTERM (a deploy) while a file is being ingested: the server gives the file back as it
+    stops, so the restarted server takes it at once (the default 30 s lease never runs out)
+    and the interrupted attempt does not count against the file."""
+    with fresh_database(backend, tmp_path) as url:
+        server = start_kithost(url)
+        with openai.OpenAI(base_url=f"{server.url}/v1", api_key=ADMIN_KEY, max_retries=0) as sdk:
+            store = sdk.vector_stores.create(name="graceful")
+            body = filler(2_000_000, seed=8) + " Closing words about the bittern."
+            uploaded = sdk.files.create(file=("big.txt", body.encode()), purpose="assistants")
+            sdk.vector_stores.files.create(vector_store_id=store.id, file_id=uploaded.id)
+        _wait(
+            lambda: _file_row(url, uploaded.id, "lease_owner")[0] is not None,
+            "the server to claim the file",
+        )
+        server.stop()
+        assert _file_row(url, uploaded.id, "status, lease_owner") == ("in_progress", None)
+
+        server.start()
+        with openai.OpenAI(base_url=f"{server.url}/v1", api_key=ADMIN_KEY, max_retries=0) as sdk:
+            done = sdk.vector_stores.files.poll(
+                uploaded.id, vector_store_id=store.id, poll_interval_ms=200
+            )
+            assert done.status == "completed", done.last_error
+            hits = sdk.vector_stores.search(store.id, query="bittern").data
+            assert [hit.file_id for hit in hits] == [uploaded.id]
+        assert _file_row(url, uploaded.id, "attempts") == (1,)

@@ -125,7 +125,12 @@ class IngestionWorker:
         except LeaseLost:
             return True
         except asyncio.CancelledError:
+            # The server is stopping: hand the file back so that the next start takes it now.
             work.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await work
+            with contextlib.suppress(Exception):
+                await asyncio.shield(self._repo.release(job, self.owner))
             raise
         finally:
             renewal.cancel()

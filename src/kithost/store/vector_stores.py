@@ -512,6 +512,24 @@ class VectorStoreRepository:
             )
         return bool(result.rowcount)
 
+    async def release(self, job: Job, owner: str) -> None:
+        """Give a job back at once (a graceful stop): the next worker need not wait for the
+        lease, and the attempt does not count."""
+        async with self.engine.begin() as conn:
+            await conn.execute(
+                update(vector_store_files)
+                .where(
+                    vector_store_files.c.seq == job.seq,
+                    vector_store_files.c.lease_owner == owner,
+                    vector_store_files.c.status == "in_progress",
+                )
+                .values(
+                    lease_owner=None,
+                    lease_expires_at=None,
+                    attempts=vector_store_files.c.attempts - 1,
+                )
+            )
+
     async def finish(
         self,
         job: Job,
