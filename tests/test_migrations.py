@@ -193,3 +193,35 @@ async def test_downgrade_to_base_then_upgrade_again(empty_url: str) -> None:
         assert await schema_differences(engine) == []
         # The tables were really dropped: the secret is made anew.
         assert await get_or_create_secret(engine, "dropped") != before
+
+
+async def derived_objects(engine: AsyncEngine) -> set[str]:
+    """Each database's own search structures (tables and columns named DERIVED_PREFIX…)."""
+
+    def names(sync: Connection) -> set[str]:
+        inspector = inspect(sync)
+        found = {name for name in inspector.get_table_names() if is_derived(name)}
+        if "vector_store_chunks" in inspector.get_table_names():
+            columns = inspector.get_columns("vector_store_chunks")
+            found |= {column["name"] for column in columns if is_derived(column["name"])}
+        return found
+
+    async with engine.connect() as conn:
+        return await conn.run_sync(names)
+
+
+async def test_keyword_index_comes_and_goes_with_its_migration(
+    empty_url: str, backend: str
+) -> None:
+    """0002 adds the keyword index of chunk text (FTS5 on SQLite, a tsvector column on
+    PostgreSQL), which schema comparisons skip; going back to 0001 removes it with the tables."""
+    expected = {"search_index_fts"} if backend == "sqlite" else {"search_index_tsv"}
+    async with engines(empty_url) as (engine,):
+        await upgrade(engine, "0002")
+        assert expected <= await derived_objects(engine)
+        await downgrade(engine, "0001")
+        assert await derived_objects(engine) == set()
+        assert "vector_store_chunks" not in await table_names(engine)
+        await upgrade(engine)
+        assert expected <= await derived_objects(engine)
+        assert await schema_differences(engine) == []
