@@ -19,6 +19,7 @@ from kithost.core.traces import traces_to_wire
 from kithost.importer.command import register_import
 from kithost.pid_file import PID_FILE, pid_file
 from kithost.settings import Settings
+from kithost.vector_stores_cli import register_vector_stores
 from kithost.workflows.builtin_ids import DEMO_WORKFLOW_ID
 
 if TYPE_CHECKING:
@@ -47,6 +48,7 @@ app.add_typer(keys_app, name="keys")
 app.add_typer(sessions_app, name="sessions")
 app.add_typer(workflows_app, name="workflows")
 register_import(app)
+register_vector_stores(app)
 
 
 def _run[T](work: Callable[[Services], Awaitable[T]], *, looks_up: bool = False) -> T:

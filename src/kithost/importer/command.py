@@ -86,11 +86,23 @@ def import_threads(
     json_output: Annotated[
         bool, typer.Option("--json", help="Print the summary as JSON (progress stays on stderr).")
     ] = False,
+    vector_stores: Annotated[
+        bool,
+        typer.Option(
+            "--vector-stores",
+            help="Import vector stores instead of threads: their ids, names, metadata, and the "
+            "names and attributes of their files (add the files with `kithost vector-stores "
+            "add`).",
+        ),
+    ] = False,
 ) -> None:
     """Import threads and items from OpenAI's hosted ChatKit (or any ChatKit API), keeping ids.
 
     Run it while the source still answers; run it again to resume or to pick up what is new.
     """
+    if vector_stores:
+        _import_vector_stores(base_url, api_key, max_retries, dry_run)
+        return
     try:
         since_time = parse_since(since) if since is not None else None
     except ValueError as error:
@@ -123,6 +135,21 @@ def import_threads(
         raise typer.Exit(code=EXIT_UNUSABLE)
     if not summary.ok:
         raise typer.Exit(code=EXIT_PARTIAL)
+
+
+def _import_vector_stores(
+    base_url: str, api_key: str | None, max_retries: int, dry_run: bool
+) -> None:
+    from kithost.importer.vector_stores import run_vector_store_import
+
+    try:
+        asyncio.run(run_vector_store_import(base_url, api_key, max_retries, dry_run, typer.echo))
+    except SourceError as error:
+        typer.secho(f"error: {error}", err=True, fg=typer.colors.RED)
+        raise typer.Exit(code=EXIT_UNUSABLE) from None
+    except SQLAlchemyError as error:
+        typer.secho(f"error: kithost's database: {error}", err=True, fg=typer.colors.RED)
+        raise typer.Exit(code=EXIT_UNUSABLE) from None
 
 
 async def _import(options: ImportOptions, settings: Settings, plan_to_stdout: bool) -> Summary:
