@@ -19,12 +19,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from playwright.sync_api import expect
 
+from tests.support.browser import ConsoleUser, PageProblems, chromium
 from tests.support.chatkit_stream import Conversation, Stream, client_secret
 from tests.support.documents import filler
 from tests.support.fake_model import FakeModelServer, ModelRequest, Reply, text, tool_call
 from tests.support.hosted_exports import hosted_export
-from tests.support.process import KithostProcess
+from tests.support.process import ADMIN_KEY, KithostProcess
 from tests.support.workflow_files import (
     admin_client,
     control_get,
@@ -74,7 +76,11 @@ def kithost(
     folder = workdir / "workflows"
     folder.mkdir()
     env = kithost_env(
-        fake.base_url, "chat_completions", folder, KITHOST_EMBEDDING_MODEL=EMBEDDING_MODEL
+        fake.base_url,
+        "chat_completions",
+        folder,
+        KITHOST_EMBEDDING_MODEL=EMBEDDING_MODEL,
+        KITHOST_DEMO_SIGNIN="true",  # for the chat page in Chromium
     )
     with serving(database_url, workdir, env) as process:
         yield process
@@ -264,3 +270,65 @@ def test_a_yaml_workflow_searches_its_stores(
     ]
     assert finding["status"] == "local"
     assert handbook in finding["detail"]
+
+
+# --- in the browser ---------------------------------------------------------------------------
+
+
+def test_the_chat_page_names_the_file_and_quotes_it(
+    kithost: KithostProcess, fake: FakeModelServer, handbook: str
+) -> None:
+    fake.push(*searches_then_quotes())
+    problems = PageProblems()
+    with chromium() as browser:
+        page = browser.new_page()
+        problems.watch(page)
+        user = ConsoleUser(page, kithost.url)
+        user.sign_in("file-search-reader", workflow=LIBRARIAN)
+        user.send(QUESTION)
+        answer = user.assistant_messages.last
+        expect(answer).to_contain_text("From benefits.md:")
+        sources = answer.get_by_role("list", name="Sources").locator("li.kc-source-file")
+        first = sources.first
+        expect(first.locator("summary")).to_have_text("benefits.md")
+        expect(first).to_have_attribute("title", re.compile("fourteen weeks at full pay"))
+        quote = first.locator("blockquote")
+        expect(quote).to_be_hidden()
+        first.locator("summary").click()
+        expect(quote).to_be_visible()
+        expect(quote).to_contain_text("fourteen weeks at full pay")
+        page.close()
+    assert problems.problems == []
+
+
+def test_the_admin_console_shows_stores_files_and_ranked_chunks(
+    kithost: KithostProcess, handbook: str
+) -> None:
+    problems = PageProblems()
+    with chromium() as browser:
+        page = browser.new_page()
+        problems.watch(page)
+        page.goto(f"{kithost.url}/admin#vector-stores")
+        page.get_by_label("Admin API key").fill(ADMIN_KEY)
+        page.get_by_role("button", name="Open the console").click()
+        row = page.locator(f'#vector-stores-rows tr[data-store-id="{handbook}"]')
+        expect(row).to_contain_text("Handbook")
+        expect(row).to_contain_text("12 completed")
+        row.get_by_role("link", name="Handbook").click()
+
+        expect(page.locator("#vector-store-title")).to_have_text("Handbook")
+        files = page.locator("#vector-store-files tr")
+        expect(files).to_have_count(12)
+        benefits = files.filter(has_text="benefits.md")
+        expect(benefits.locator(".badge.status-completed")).to_have_text("completed")
+        expect(benefits).to_contain_text('{"team":"people"}')
+
+        page.get_by_role("textbox", name="Search this store").fill("parental leave weeks full pay")
+        page.get_by_role("button", name="Search", exact=True).click()
+        expect(page.locator("#vector-store-mode")).to_contain_text("hybrid search")
+        results = page.locator("#vector-store-results li")
+        expect(results).to_have_count(10)
+        expect(results.first.locator("strong")).to_have_text("benefits.md")
+        expect(results.first.locator("blockquote")).to_contain_text("fourteen weeks at full pay")
+        page.close()
+    assert problems.problems == []

@@ -125,6 +125,12 @@ function route() {
   } else if (tab === "workflows") {
     $("view-workflows").hidden = false;
     loadWorkflows().catch(showError);
+  } else if (tab === "vector-stores" && id) {
+    $("view-vector-store").hidden = false;
+    openVectorStore(decodeURIComponent(id)).catch(showError);
+  } else if (tab === "vector-stores") {
+    $("view-vector-stores").hidden = false;
+    listVectorStores().catch(showError);
   } else {
     $("view-sessions").hidden = false;
     listSessions().catch(showError);
@@ -541,6 +547,155 @@ async function openThread(threadId) {
       : [h("p", { class: "hint", text: "No traces recorded for this thread. Agents SDK workflows record one per run when the session has tracing on; the built-in workflows record none." })]),
   );
 }
+
+// ------------------------------------------------------------------ vector stores
+
+/** Call OpenAI's files and vector stores API on kithost (`/v1/…`, admin key, no beta header). */
+async function restApi(path, { method = "GET", query = {}, body } = {}) {
+  const url = new URL(`/v1${path}`, location.origin);
+  for (const [name, value] of Object.entries(query)) {
+    if (value !== undefined && value !== null && value !== "") url.searchParams.set(name, value);
+  }
+  const response = await fetch(url, {
+    method,
+    headers: {
+      Authorization: `Bearer ${sessionStorage.getItem(KEY_STORAGE) || ""}`,
+      ...(body ? { "Content-Type": "application/json" } : {}),
+    },
+    body: body ? JSON.stringify(body) : undefined,
+  });
+  const answer = await response.json().catch(() => null);
+  if (!response.ok) {
+    const error = answer?.error;
+    throw new ApiError(error?.message || `kithost answered ${response.status}.`, response.status, error?.code);
+  }
+  return answer;
+}
+
+function size(bytes) {
+  if (!bytes) return "—";
+  const units = ["B", "KB", "MB", "GB"];
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1000 && unit < units.length - 1) {
+    value /= 1000;
+    unit += 1;
+  }
+  return `${value.toFixed(unit && value < 10 ? 1 : 0)} ${units[unit]}`;
+}
+
+function fileCounts(counts) {
+  const parts = [`${counts.completed} completed`];
+  if (counts.in_progress) parts.push(`${counts.in_progress} in progress`);
+  if (counts.failed) parts.push(`${counts.failed} failed`);
+  return parts.join(", ");
+}
+
+let vectorStoresAfter = null;
+
+async function listVectorStores(more = false) {
+  if (!more) {
+    vectorStoresAfter = null;
+    $("vector-stores-rows").replaceChildren();
+  }
+  const page = await restApi("/vector_stores", { query: { limit: PAGE_SIZE, after: vectorStoresAfter } });
+  for (const store of page.data) {
+    const link = `#vector-stores/${encodeURIComponent(store.id)}`;
+    $("vector-stores-rows").append(
+      h(
+        "tr",
+        { dataset: { storeId: store.id } },
+        h("td", {}, h("a", { href: link, text: store.name || "(no name)" })),
+        h("td", {}, h("code", { class: "id", text: store.id })),
+        h("td", { text: fileCounts(store.file_counts) }),
+        h("td", { text: size(store.usage_bytes) }),
+        h("td", { text: when(store.created_at) }),
+      ),
+    );
+  }
+  vectorStoresAfter = page.last_id;
+  $("vector-stores-more").hidden = !page.has_more;
+  $("vector-stores-empty").hidden = $("vector-stores-rows").children.length > 0;
+}
+
+$("vector-stores-more").addEventListener("click", () => listVectorStores(true).catch(showError));
+
+let openStoreId = null;
+
+async function openVectorStore(storeId) {
+  openStoreId = storeId;
+  $("vector-store-title").textContent = "Vector store";
+  $("vector-store-meta").textContent = "";
+  $("vector-store-results").replaceChildren();
+  $("vector-store-mode").hidden = true;
+  $("vector-store-files").replaceChildren();
+  const store = await restApi(`/vector_stores/${encodeURIComponent(storeId)}`);
+  $("vector-store-title").textContent = store.name || "(no name)";
+  $("vector-store-meta").textContent = `${store.id} · ${fileCounts(store.file_counts)} · ${size(store.usage_bytes)} · created ${when(store.created_at)}`;
+  const entries = [];
+  let after = null;
+  for (let page = 0; page < 20; page++) {
+    const result = await restApi(`/vector_stores/${encodeURIComponent(storeId)}/files`, {
+      query: { limit: 100, after, order: "asc" },
+    });
+    entries.push(...result.data);
+    if (!result.has_more) break;
+    after = result.last_id;
+  }
+  // A store's file list has no names (as on OpenAI): each file says its own.
+  const names = await Promise.all(
+    entries.map((entry) =>
+      restApi(`/files/${encodeURIComponent(entry.id)}`).then((file) => file.filename, () => entry.id),
+    ),
+  );
+  $("vector-store-files").replaceChildren(
+    ...entries.map((entry, index) =>
+      h(
+        "tr",
+        { dataset: { fileId: entry.id } },
+        h("td", {}, h("span", { class: "file-name", text: names[index] }), h("br"), h("code", { class: "id", text: entry.id })),
+        h(
+          "td",
+          {},
+          h("span", { class: `badge status-${entry.status}`, text: entry.status.replace("_", " ") }),
+          entry.last_error ? h("p", { class: "error small", text: entry.last_error.message }) : null,
+        ),
+        h("td", {}, Object.keys(entry.attributes || {}).length ? h("code", { text: JSON.stringify(entry.attributes) }) : "—"),
+        h("td", { text: size(entry.usage_bytes) }),
+        h("td", { text: when(entry.created_at) }),
+      ),
+    ),
+  );
+  $("vector-store-files-empty").hidden = entries.length > 0;
+}
+
+$("vector-store-search").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const query = event.target.elements.query.value.trim();
+  if (!query || !openStoreId) return;
+  clearError();
+  try {
+    const page = await restApi(`/vector_stores/${encodeURIComponent(openStoreId)}/search`, {
+      method: "POST",
+      body: { query, max_num_results: 10 },
+    });
+    const mode = page.search_mode === "hybrid" ? "hybrid search (keywords and meaning)" : "keyword search";
+    $("vector-store-mode").textContent = `${page.data.length} results · ${mode}`;
+    $("vector-store-mode").hidden = false;
+    $("vector-store-results").replaceChildren(
+      ...page.data.map((hit) =>
+        h(
+          "li",
+          { class: "search-result" },
+          h("p", {}, h("strong", { text: hit.filename }), h("span", { class: "hint", text: ` · score ${hit.score.toFixed(3)}` })),
+          ...hit.content.map((part) => h("blockquote", { class: "chunk", text: part.text })),
+        ),
+      ),
+    );
+  } catch (error) {
+    showError(error);
+  }
+});
 
 // ------------------------------------------------------------------ start
 

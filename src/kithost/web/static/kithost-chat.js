@@ -717,6 +717,22 @@ export class KithostChat extends HTMLElement {
         const source = annotation.source || {};
         const href = source.type === "url" ? safeHref(source.url) : null;
         const label = source.title || source.filename || source.label || source.url || "source";
+        if (source.type === "file" && source.description) {
+          // A file search result: the file's name, and the passage quoted on hover or click.
+          sources.push(
+            h(
+              "li",
+              { class: "kc-source-file", title: source.description },
+              h(
+                "details",
+                {},
+                h("summary", { text: label }),
+                h("blockquote", { class: "kc-source-quote", text: source.description }),
+              ),
+            ),
+          );
+          continue;
+        }
         sources.push(
           h(
             "li",
