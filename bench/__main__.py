@@ -1,4 +1,4 @@
-"""``python -m bench``: run B1–B4 against kithost and their anchors; print one table.
+"""``python -m bench``: run B1–B5 against kithost (and B1–B4's anchors); print one table.
 
 Everything is started here (kithost, the fake model, the anchors, the databases) on 127.0.0.1
 and stopped at the end. ``--quick`` makes every scenario smaller, for trying; ``--only B1,B3``
@@ -17,7 +17,7 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 
-from bench import b1_sessions, b2_conversation, b3_streams, b4_scale, machine
+from bench import b1_sessions, b2_conversation, b3_streams, b4_scale, b5_search, machine
 from bench.plan import Context, Outcome, Plan
 from bench.table import render
 
@@ -26,6 +26,7 @@ SCENARIOS: dict[str, Callable[[Context], Awaitable[Outcome]]] = {
     "B2": b2_conversation.run,
     "B3": b3_streams.run,
     "B4": b4_scale.run,
+    "B5": b5_search.run,
 }
 RESULTS = Path(__file__).resolve().parent / "results"
 

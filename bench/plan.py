@@ -19,6 +19,9 @@ class Plan:
     stream_window: float = 5.0  # B3: seconds of steady state measured per N
     stream_steps: tuple[int, ...] = (50, 100, 150, 200, 300, 400, 500, 650, 800)
     big_items: int = 1_000_000  # B4
+    b5_chunks: int = 10_000  # B5: chunks in the searched store
+    b5_queries: int = 200  # B5: distinct queries per mode
+    b5_folder_mb: int = 100  # B5: the folder whose ingestion memory is measured
 
     @classmethod
     def quick(cls) -> Plan:
@@ -30,6 +33,9 @@ class Plan:
             stream_window=2.0,
             stream_steps=(50, 100, 200),
             big_items=100_000,
+            b5_chunks=2_000,
+            b5_queries=50,
+            b5_folder_mb=10,
         )
 
 

@@ -230,12 +230,13 @@ class PgVectorSearch:
                 if exists is None:
                     return []  # nothing of this length was ever stored
                 self._ready.add(layout.dimensions)
-            ef_search = min(max(40, limit * 2), MAX_EF_SEARCH)
-            await conn.execute(text(f"SET LOCAL hnsw.ef_search = {ef_search}"))
+            # Every search filters (by store, model, maybe attributes): without iterative scans
+            # (0.8+) HNSW filters its first ef_search candidates and may return too few.
+            settings = {"ef": str(min(max(40, limit * 2), MAX_EF_SEARCH))}
+            statement = "SELECT set_config('hnsw.ef_search', :ef, true)"
             if self.iterative_scans:
-                # Every search filters (by store, model, maybe attributes): without iterative
-                # scans HNSW filters its first ef_search candidates and may return too few.
-                await conn.execute(text("SET LOCAL hnsw.iterative_scan = relaxed_order"))
+                statement += ", set_config('hnsw.iterative_scan', 'relaxed_order', true)"
+            await conn.execute(text(statement), settings)  # one round trip for both
             rows = (await conn.execute(text(sql), params)).all()
         ranked = [(int(row[0]), similarity(float(row[1]))) for row in rows]
         # relaxed_order may return neighbours slightly out of order.
