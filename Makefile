@@ -50,7 +50,7 @@ typecheck: $(INSTALLED)
 pytest: $(INSTALLED) $(NODE_INSTALLED) $(CHROMIUM)
 	$(BIN)/pytest
 
-# Benchmarks B1-B4 against their anchors, one table (not part of `make test`; BENCHMARKS.md).
+# Benchmarks B1-B5 (B1-B4 against their anchors), one table (not part of `make test`; BENCHMARKS.md).
 bench: $(INSTALLED)
 	$(BIN)/python -m bench
 
