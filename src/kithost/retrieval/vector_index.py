@@ -200,16 +200,19 @@ async def _searcher(
     if url.get_backend_name() == "sqlite":
         database = url.database or ""
         if not database or database == ":memory:" or database.startswith("file:"):
+            await vectors.add_stamp_index()
             return ExactSearch(vectors), None, "an in-memory SQLite database"
         try:
             return SqliteVecSearch(Path(database)), None, ""
         except SqliteVecUnavailable as reason:
             log.warning("sqlite-vec unavailable (%s): similarity computed in process", reason)
+            await vectors.add_stamp_index()
             return ExactSearch(vectors), None, str(reason)
     try:
         version = await enable_pgvector(engine)
     except PgVectorUnavailable as reason:
         log.warning("%s: vector similarity computed in process", reason)
+        await vectors.add_stamp_index()
         return ExactSearch(vectors), None, str(reason)
     pgvector = PgVectorSearch(engine, version)
     return pgvector, pgvector, ""
