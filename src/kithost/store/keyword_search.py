@@ -47,16 +47,22 @@ ORDER BY bm25(search_index_fts)
 LIMIT :limit
 """
 
+# The matches come from the GIN index alone (a materialized CTE with no other condition),
+# then the store, status and file conditions: planned together, PostgreSQL often tests every
+# chunk of the store instead (see keyword_ranking).
 _POSTGRES = """
-SELECT c.id AS chunk_id, ts_rank_cd(c.search_index_tsv, q.query) AS score
-FROM vector_store_chunks AS c
-JOIN vector_store_files AS f ON f.vector_store_id = c.vector_store_id AND f.id = c.file_id,
-     to_tsquery('english', :query) AS q(query)
-WHERE c.search_index_tsv @@ q.query
-  AND c.vector_store_id IN :store_ids
+WITH hits AS MATERIALIZED (
+  SELECT c.id, c.vector_store_id, c.file_id, ts_rank_cd(c.search_index_tsv, q.query) AS score
+  FROM vector_store_chunks AS c, to_tsquery('english', :query) AS q(query)
+  WHERE c.search_index_tsv @@ q.query
+)
+SELECT c.id AS chunk_id, c.score
+FROM hits AS c
+JOIN vector_store_files AS f ON f.vector_store_id = c.vector_store_id AND f.id = c.file_id
+WHERE c.vector_store_id IN :store_ids
   AND f.status = 'completed'
   {files}
-ORDER BY score DESC, c.id
+ORDER BY c.score DESC, c.id
 LIMIT :limit
 """
 
@@ -91,6 +97,11 @@ async def keyword_ranking(
         statement = statement.bindparams(bindparam("file_ids", expanding=True))
         params["file_ids"] = file_ids
     async with engine.connect() as conn:
+        if postgres:
+            # The planner prices a scan that tests every chunk's tsvector as cheap (it does not
+            # count reading them from TOAST) and passes the GIN index by: 30 ms instead of 3 to
+            # 8 at 10,000 chunks (BENCHMARKS.md, B5). SSD page costs, for this transaction.
+            await conn.execute(text("SET LOCAL random_page_cost = 1.1"))
         rows = (await conn.execute(statement, params)).all()
     raw = [(int(row.chunk_id), max(float(row.score), 0.0)) for row in rows]
     best = max((score for _chunk, score in raw), default=0.0)
