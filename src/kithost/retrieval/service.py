@@ -457,18 +457,24 @@ class Retrieval:
             return SearchResults([], queries, self.search_mode)
         file_ids = sorted({file_id for _store, file_id in candidates}) if filters else None
         limit = hybrid.candidates(max_num_results)
-        keyword = await keyword_ranking(self.engine, stores, text, limit, file_ids)
-        if filters:
-            # A file in two stores may pass the filter in one only: check the chunk's own pair.
-            keyword = await self._only(keyword, candidates)
         vector = None
-        if self.index is not None:
+        if self.index is None:
+            keyword = await keyword_ranking(self.engine, stores, text, limit, file_ids)
+        else:
             allowed = (
                 await self.repo.chunk_ids_of_files(list(candidates))
                 if filters is not None
                 else None
             )
-            vector = await vector_ranking(self.index, stores, queries, limit, allowed)
+            # Both rankings at once, each on its own connection (the query's embedding is a
+            # round trip to the provider): the slower one sets the time, not their sum.
+            keyword, vector = await asyncio.gather(
+                keyword_ranking(self.engine, stores, text, limit, file_ids),
+                vector_ranking(self.index, stores, queries, limit, allowed),
+            )
+        if filters:
+            # A file in two stores may pass the filter in one only: check the chunk's own pair.
+            keyword = await self._only(keyword, candidates)
         if vector is None:
             # No embedding model, or it failed just now: keywords alone, and said so.
             ranked = keyword[:max_num_results]
