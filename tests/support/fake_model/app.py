@@ -108,22 +108,11 @@ class FakeModelApp:
     async def _model_call(
         self, scope: Scope, receive: Receive, send: Send, api: Api, renderer: Renderer
     ) -> None:
-        raw = b""
-        more = True
-        while more:
-            message = await receive()
-            raw += message.get("body", b"")
-            more = bool(message.get("more_body"))
-        try:
-            body = json.loads(raw)
-        except ValueError:
-            body = None
+        body = await _read_json(receive)
         if not isinstance(body, dict):
             await _send_json(send, 400, envelope("The request body is not a JSON object."))
             return
-        headers = {
-            key.decode("latin-1"): value.decode("latin-1") for key, value in scope["headers"]
-        }
+        headers = _headers(scope)
         request = ModelRequest(api=api, path=scope["path"], body=body, headers=headers)
         self.script.record(request)
         request.problem = validation.problem(request) if self.validate else None
@@ -143,22 +132,11 @@ class FakeModelApp:
 
     async def _moderation_call(self, scope: Scope, receive: Receive, send: Send) -> None:
         """OpenAI's moderation endpoint: recorded and scripted like model calls, not streamed."""
-        raw = b""
-        more = True
-        while more:
-            message = await receive()
-            raw += message.get("body", b"")
-            more = bool(message.get("more_body"))
-        try:
-            body = json.loads(raw)
-        except ValueError:
-            body = None
+        body = await _read_json(receive)
         if not isinstance(body, dict) or "input" not in body:
             await _send_json(send, 400, envelope("Missing required parameter: 'input'."))
             return
-        headers = {
-            key.decode("latin-1"): value.decode("latin-1") for key, value in scope["headers"]
-        }
+        headers = _headers(scope)
         request = ModelRequest(api="moderations", path=scope["path"], body=body, headers=headers)
         self.script.record(request)
         reply = self.script.choose(request)
@@ -172,22 +150,11 @@ class FakeModelApp:
 
     async def _embedding_call(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Deterministic vectors (see ``embeddings``); recorded, and failing when scripted to."""
-        raw = b""
-        more = True
-        while more:
-            message = await receive()
-            raw += message.get("body", b"")
-            more = bool(message.get("more_body"))
-        try:
-            body = json.loads(raw)
-        except ValueError:
-            body = None
+        body = await _read_json(receive)
         if not isinstance(body, dict):
             await _send_json(send, 400, envelope("The request body is not a JSON object."))
             return
-        headers = {
-            key.decode("latin-1"): value.decode("latin-1") for key, value in scope["headers"]
-        }
+        headers = _headers(scope)
         request = ModelRequest(api="embeddings", path=scope["path"], body=body, headers=headers)
         self.script.record(request)
         request.problem = embeddings.problem(body)
@@ -316,3 +283,21 @@ def _summary(request: ModelRequest) -> dict[str, Any]:
         "outcome": request.outcome,
         "body": request.body,
     }
+
+
+async def _read_json(receive: Receive) -> Any:
+    """The whole request body as JSON, or None when it is not JSON."""
+    raw = b""
+    more = True
+    while more:
+        message = await receive()
+        raw += message.get("body", b"")
+        more = bool(message.get("more_body"))
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return None
+
+
+def _headers(scope: Scope) -> dict[str, str]:
+    return {key.decode("latin-1"): value.decode("latin-1") for key, value in scope["headers"]}
