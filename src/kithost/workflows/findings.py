@@ -21,7 +21,6 @@ import re
 from collections.abc import Callable, Iterable
 from types import ModuleType
 from typing import Any
-from urllib.parse import urlsplit
 
 from agents import Agent
 
@@ -84,18 +83,9 @@ def provider_label(config: ProviderConfig) -> str:
     api = "Responses API" if config.api == "responses" else "Chat Completions"
     if not config.configured:
         return "no model provider"
-    if is_openai(config) and config.hosted_tools != "passthrough":
+    if config.reaches_openai and config.hosted_tools != "passthrough":
         return f"OpenAI ({api})"
     return f"{api} at {safe_url(config.base_url or '')}"
-
-
-def is_openai(config: ProviderConfig) -> bool:
-    """Whether model names reach OpenAI (itself, or a gateway in front of it)."""
-    if config.hosted_tools == "passthrough":
-        return True
-    if not config.base_url:
-        return bool(config.api_key)
-    return urlsplit(config.base_url).hostname == "api.openai.com"
 
 
 def _model_finding(requested: str | None, config: ProviderConfig) -> Finding:
@@ -110,7 +100,7 @@ def _model_finding(requested: str | None, config: ProviderConfig) -> Finding:
         subject, how = "model (none named)", f"kithost's fallback {fallback}"
     if named in config.aliases:
         how = f"alias → {target}" if requested else f"{how}, alias → {target}"
-    if is_openai(config):
+    if config.reaches_openai:
         return Finding(subject, "runs_on_openai", "" if how == "passed as is" else how)
     if _OPENAI_NAME.match(target):
         remedy = f"`KITHOST_MODEL_ALIASES={named}=<a model it serves>`"

@@ -58,6 +58,17 @@ class ProviderConfig:
         )
 
     @property
+    def reaches_openai(self) -> bool:
+        """Whether requests reach OpenAI itself, or (``KITHOST_HOSTED_TOOLS=passthrough``) a
+        gateway in front of it: the one question hosted tools, moderation and model-name
+        findings all ask."""
+        if self.hosted_tools == "passthrough":
+            return True
+        if not self.api_key:
+            return False
+        return self.base_url is None or urlsplit(self.base_url).hostname == "api.openai.com"
+
+    @property
     def runs_hosted_tools(self) -> bool:
         """Whether hosted tools go to the provider: OpenAI's own Responses API runs them itself.
 
@@ -66,16 +77,7 @@ class ProviderConfig:
         ``KITHOST_HOSTED_TOOLS=passthrough`` says the server is a gateway in front of OpenAI.
         Chat Completions has no hosted tools at all.
         """
-        if self.api != "responses" or self.hosted_tools == "local":
-            return False
-        if self.hosted_tools == "passthrough":
-            return True
-        if not self.api_key:
-            return False
-        if self.base_url is None:
-            return True
-        host = urlsplit(self.base_url).hostname or ""
-        return host == "api.openai.com"
+        return self.api == "responses" and self.hosted_tools != "local" and self.reaches_openai
 
     def model_name(self, requested: str | None) -> str:
         name = requested or self.default_model or "gpt-4.1-mini"

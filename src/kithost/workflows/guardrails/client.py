@@ -20,7 +20,6 @@ from collections.abc import Awaitable
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any, Self
-from urllib.parse import urlsplit
 
 import openai
 from openai import AsyncOpenAI
@@ -63,13 +62,9 @@ _RESPONSES_FIELDS = {
 
 
 def provider_is_openai(config: ProviderConfig) -> bool:
-    """Whether requests reach OpenAI itself (or, with ``KITHOST_HOSTED_TOOLS=passthrough``, a
-    gateway in front of it), whatever the model API: only there is ``/v1/moderations``."""
-    if config.hosted_tools != "auto":
-        return config.hosted_tools == "passthrough"
-    if not config.api_key:
-        return False
-    return config.base_url is None or urlsplit(config.base_url).hostname == "api.openai.com"
+    """Whether ``/v1/moderations`` is there: OpenAI (or a gateway in front of it), unless
+    ``KITHOST_HOSTED_TOOLS=local`` asks for kithost's own checks."""
+    return config.hosted_tools != "local" and config.reaches_openai
 
 
 class UnsupportedRequest(RuntimeError):
