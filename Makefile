@@ -47,8 +47,11 @@ lint: $(INSTALLED)
 typecheck: $(INSTALLED)
 	$(BIN)/mypy
 
+# Test files run in parallel, each whole on one worker (its module fixtures start its servers):
+# the work is mostly waiting on processes, so PYTEST_WORKERS beats the core count. 0 runs serially.
+PYTEST_WORKERS ?= 4
 pytest: $(INSTALLED) $(NODE_INSTALLED) $(CHROMIUM)
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadfile
 
 # Benchmarks B1-B5 (B1-B4 against their anchors), one table (not part of `make test`; BENCHMARKS.md).
 bench: $(INSTALLED)

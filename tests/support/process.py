@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -12,13 +11,11 @@ from pathlib import Path
 
 import httpx
 
+from tests.support.ports import free_port
+
+__all__ = ["ADMIN_KEY", "KithostProcess", "free_port"]
+
 ADMIN_KEY = "sk-kh-test-admin-key-0123456789abcdefghijklmnopqrstuv"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class KithostProcess:
