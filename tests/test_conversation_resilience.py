@@ -13,6 +13,7 @@ import pytest
 import redis
 
 from kithost.core.pagination import ListParams
+from kithost.core.stop_reason import INTERRUPTED_NOTICE
 from kithost.store.database import create_engine
 from kithost.store.threads import ThreadRepository
 from tests.support.chatkit_client import (
@@ -150,7 +151,8 @@ def test_a_server_killed_mid_stream_keeps_the_thread(
     try:
         crashed = slow_client.stream(
             "threads.add_user_message",
-            stop_when=after_deltas(3, then=server.kill),
+            # Enough deltas that the first ones reached the run's journal before the kill.
+            stop_when=after_deltas(20, then=server.kill),
             thread_id=thread_id,
             input=user_input("during the crash"),
         )
@@ -159,26 +161,35 @@ def test_a_server_killed_mid_stream_keeps_the_thread(
     finally:
         if server.proc is None:
             server.start()
-    assert crashed.deltas().startswith("during the crash")
+    streamed = crashed.deltas()
+    assert streamed.startswith("during the crash")
     sent = crashed.done_items("user_message")[0]
 
-    # The session, the thread and the message sent before the crash are all there; the
-    # half-streamed answer died with the process.
+    # The session, the thread and the message sent before the crash are all there. The
+    # restarted server sees its predecessor is gone and ends the run as interrupted, keeping
+    # what the journal had of the answer, marked as cut off.
+    after = client.add_message(thread_id, "after the restart")
+    assert after.status_code == 200
+    assert after.assistant_text() == "after the restart"
     thread = client.get_thread(thread_id)
     assert thread["status"] == {"type": "active"}
     assert thread["title"] == "before the crash"
     items = thread["items"]["data"]
-    assert texts(items) == [
+    assert texts(items)[:3] == [
         ("user_message", "before the crash"),
         ("assistant_message", "before the crash"),
         ("user_message", "during the crash"),
     ]
     assert items[2]["id"] == sent["id"]
-
-    after = client.add_message(thread_id, "after the restart")
-    assert after.status_code == 200
-    assert after.assistant_text() == "after the restart"
-    assert len(client.list_items(thread_id)["data"]) == 5
+    kept = items[3]["content"][0]["text"]
+    assert items[3]["type"] == "assistant_message"
+    assert kept.endswith(INTERRUPTED_NOTICE)
+    partial = kept.removesuffix(INTERRUPTED_NOTICE).rstrip()
+    assert partial and streamed.startswith(partial)
+    assert texts(items)[4:] == [
+        ("user_message", "after the restart"),
+        ("assistant_message", "after the restart"),
+    ]
 
 
 # two processes, one PostgreSQL database and one Redis

@@ -18,6 +18,7 @@ from kithost.api import (
     files,
     files_api,
     health,
+    runs,
     sessions,
     threads,
     vector_stores,
@@ -41,6 +42,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         services = await open_services(resolved)
         app.state.services = services
         reload_on_hangup(services)
+        await services.runs.start()
+        drain_on_terminate(services)
         services.retrieval.start_worker()
         if services.vector_search is not None and services.vector_search.index is not None:
             services.vector_search.index.start_backfill()  # chunks ingested without vectors
@@ -65,6 +68,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         sessions.router,
         threads.router,
         conversation.router,
+        runs.router,
         files.router,
         files_api.router,
         vector_stores.router,
@@ -89,3 +93,35 @@ def reload_on_hangup(services: Services) -> None:
 
     with contextlib.suppress(NotImplementedError, RuntimeError):
         asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, reload)
+
+
+def drain_on_terminate(services: Services) -> None:
+    """``SIGTERM`` drains: no new runs, ``/healthz`` 503, running answers get
+    ``KITHOST_DRAIN_SECONDS`` to finish (the rest are interrupted), then uvicorn shuts down.
+
+    uvicorn's own handler (installed before the app starts) does the shutdown; a second
+    ``SIGTERM`` goes straight to it.
+    """
+    shutdown = signal.getsignal(signal.SIGTERM)
+    if not callable(shutdown):
+        return  # not under uvicorn's signal handling (an embedded app): nothing to hand over to
+    loop = asyncio.get_running_loop()
+
+    async def drain_then_shut_down() -> None:
+        try:
+            await services.runs.drain(services.settings.drain_seconds)
+        finally:
+            shutdown(signal.SIGTERM, None)
+
+    def on_terminate() -> None:
+        if services.runs.draining:
+            shutdown(signal.SIGTERM, None)
+            return
+        log.info("SIGTERM: draining for up to %.0f s", services.settings.drain_seconds)
+        _background.add(loop.create_task(drain_then_shut_down()))
+
+    with contextlib.suppress(NotImplementedError, RuntimeError):
+        loop.add_signal_handler(signal.SIGTERM, on_terminate)
+
+
+_background: set[asyncio.Task[None]] = set()

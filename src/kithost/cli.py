@@ -169,6 +169,9 @@ def serve(
             workers=workers,
             log_level=settings.log_level,
             proxy_headers=True,
+            # After the drain (app.drain_on_terminate) only followers of other processes' runs
+            # can still be connected; they reconnect elsewhere.
+            timeout_graceful_shutdown=5,
         )
 
 

@@ -6,10 +6,12 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from kithost.conversation.interrupted import save_interrupted
 from kithost.conversation.server import KithostChatKitServer
 from kithost.conversation.service import ConversationService
 from kithost.conversation.uploads import Uploads
 from kithost.core.admin_auth import AdminAuthenticator
+from kithost.core.context import RequestContext
 from kithost.core.rate_limit import SessionRateLimiter, storage_uri
 from kithost.core.session_service import SessionService
 from kithost.core.signing import FileLinks, LinkSigner
@@ -17,6 +19,9 @@ from kithost.core.thread_service import ThreadService
 from kithost.core.uploads import UploadPolicy
 from kithost.retrieval.service import Retrieval
 from kithost.retrieval.vector_index import IndexChoice, open_vector_index
+from kithost.runs.backends import open_journal, open_signals
+from kithost.runs.manager import RunManager
+from kithost.runs.model import RunRecord
 from kithost.settings import Settings
 from kithost.store.api_keys import ApiKeyRepository
 from kithost.store.attachments import AttachmentRepository
@@ -24,6 +29,7 @@ from kithost.store.blobs import LocalBlobStorage
 from kithost.store.chatkit_store import SqlChatKitStore
 from kithost.store.database import create_engine
 from kithost.store.migrate import upgrade
+from kithost.store.runs import RunRepository
 from kithost.store.server_secrets import get_or_create_secret
 from kithost.store.sessions import SessionRepository
 from kithost.store.threads import ThreadRepository
@@ -58,6 +64,7 @@ class Services:
     agent_services: AgentServices
     traces: TraceRepository
     retrieval: Retrieval
+    runs: RunManager
     vector_search: IndexChoice | None = None
     """How file search ranks (keyword only, or hybrid and with what), for the start banner."""
 
@@ -68,6 +75,7 @@ class Services:
         return result
 
     async def close(self) -> None:
+        await self.runs.close()
         await self.retrieval.close()
         if self.vector_search is not None and self.vector_search.index is not None:
             await self.vector_search.index.close()
@@ -110,6 +118,22 @@ async def open_services(settings: Settings) -> Services:
         record_spans=traces.add,
     )
     server = KithostChatKitServer(store, uploads, workflows, agent_services, approvals)
+
+    async def keep_partial_answer(run: RunRecord, events: list[bytes]) -> None:
+        session = await session_repo.get(run.session_id)
+        if session is None or run.thread_id is None:
+            return
+        context = RequestContext(session=session, public_url=settings.public_url or "")
+        await save_interrupted(server, run.thread_id, events, context)
+
+    runs = RunManager(
+        RunRepository(engine),
+        open_journal(settings, engine),
+        open_signals(settings, engine),
+        keep_partial_answer,
+        lease_seconds=settings.run_lease_seconds,
+        events_ttl=settings.run_events_ttl,
+    )
     services = Services(
         settings=settings,
         engine=engine,
@@ -127,6 +151,7 @@ async def open_services(settings: Settings) -> Services:
         agent_services=agent_services,
         traces=traces,
         retrieval=retrieval,
+        runs=runs,
         vector_search=vector_index,
     )
     services.reload_workflows()

@@ -142,6 +142,30 @@ class Settings(BaseSettings):
         description="How long a process holds a file it is ingesting without renewing; a file "
         "whose process died is taken over by another (or the restarted one) after this.",
     )
+    runs_detach: Literal["header", "always"] = Field(
+        default="header",
+        description="When a closed connection only detaches from its run (the answer goes on): "
+        "`header` for clients that send `X-Kithost-Detach: true` (a close is a Stop otherwise), "
+        "`always` for every client.",
+    )
+    drain_seconds: float = Field(
+        default=30.0,
+        ge=0,
+        description="On SIGTERM, how long running answers may finish (while `/healthz` says "
+        "`draining`) before the rest are interrupted with their partial answers saved.",
+    )
+    run_events_ttl: float = Field(
+        default=3600.0,
+        gt=0,
+        description="Seconds a finished run's events stay replayable (`/v1/chatkit/runs/{id}/"
+        "events`); then 410. The thread's items are the lasting record.",
+    )
+    run_lease_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        description="How long a process holds a run without renewing; a run whose process "
+        "died is marked `interrupted` (its partial answer kept) by another after this.",
+    )
     demo_signin: bool = Field(
         default=False,
         description="Serve the demo sign-in (`POST /demo/session`) that the chat page at `/` "

@@ -1,10 +1,12 @@
-"""``GET /healthz``: 200 once the server is ready (database reachable, schema migrated)."""
+"""``GET /healthz``: 200 once the server is ready (database reachable, schema migrated), 503
+``draining`` while it shuts down."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from fastapi import APIRouter
+from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
 from kithost.api.deps import AppServices
@@ -14,6 +16,9 @@ router = APIRouter()
 
 @router.get("/healthz")
 async def healthz(services: AppServices) -> Any:
+    if services.runs.draining:
+        # Shutting down (SIGTERM): a load balancer should send new requests elsewhere.
+        return JSONResponse({"status": "draining", "runs": services.runs.running}, status_code=503)
     async with services.engine.connect() as conn:
         await conn.execute(text("SELECT 1"))
     return {"status": "ok"}

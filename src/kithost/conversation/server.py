@@ -16,6 +16,7 @@ from chatkit.errors import CustomStreamError
 from chatkit.server import ChatKitServer, NonStreamingResult, StreamingResult
 from chatkit.store import AttachmentStore
 from chatkit.types import (
+    AssistantMessageItem,
     ChatKitReq,
     FeedbackKind,
     SyncCustomActionResponse,
@@ -30,6 +31,7 @@ from chatkit.types import (
 from kithost.conversation.titles import fallback_title
 from kithost.core.context import RequestContext
 from kithost.core.errors import InvalidRequest, NotFound
+from kithost.core.stop_reason import INTERRUPTED_NOTICE, interrupted
 from kithost.store.chatkit_store import SqlChatKitStore
 from kithost.workflows.agent_services import AgentServices
 from kithost.workflows.approvals import Approvals, is_approval_action
@@ -210,6 +212,14 @@ class KithostChatKitServer(ChatKitServer[RequestContext]):
     ) -> None:
         # The client went away, so this task is being cancelled; shield the writes that keep
         # the partial answer, or the next await would be cancelled too and lose it.
+        if interrupted():
+            # The server, not the user, cut this answer short: say so in the saved text.
+            pending_items = [
+                assistant_with_notice(item, INTERRUPTED_NOTICE)
+                if isinstance(item, AssistantMessageItem)
+                else item
+                for item in pending_items
+            ]
         with anyio.CancelScope(shield=True):
             await super().handle_stream_cancelled(thread, pending_items, context)
             text = self._untitled_inputs.pop(thread.id, None)
@@ -227,3 +237,11 @@ class KithostChatKitServer(ChatKitServer[RequestContext]):
         store = self.store
         assert isinstance(store, SqlChatKitStore)
         await store.record_feedback(thread_id, item_ids, feedback, context)
+
+
+def assistant_with_notice(item: AssistantMessageItem, notice: str) -> AssistantMessageItem:
+    """The partial answer, with a line that says it was cut off."""
+    copy = item.model_copy(deep=True)
+    if copy.content:
+        copy.content[-1].text = copy.content[-1].text.rstrip() + "\n\n" + notice
+    return copy

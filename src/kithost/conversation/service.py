@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
 from chatkit.server import NonStreamingResult, StreamingResult
 from chatkit.store import NotFoundError
 from chatkit.types import (
@@ -25,6 +28,15 @@ from kithost.core.errors import InvalidRequest, NotFound
 from kithost.store.chatkit_store import SqlChatKitStore
 
 
+@dataclass(frozen=True)
+class StreamingTurn:
+    """A validated streaming request, not started yet: its SSE events and what it acts on."""
+
+    events: AsyncIterator[bytes]
+    request_type: str
+    thread_id: str | None
+
+
 class ConversationService:
     def __init__(self, server: KithostChatKitServer, store: SqlChatKitStore, uploads: Uploads):
         self.server = server
@@ -33,11 +45,12 @@ class ConversationService:
 
     async def handle(
         self, body: bytes, context: RequestContext
-    ) -> StreamingResult | NonStreamingResult:
+    ) -> StreamingTurn | NonStreamingResult:
+        """Validate the request; a streaming one comes back unstarted, for a run to execute."""
         request = requests.parse_request(body)
         await self._precheck(request, context)
         try:
-            return await self.server.process_request(request, context)
+            result = await self.server.process_request(request, context)
         except NotFoundError as error:
             raise NotFound(str(error) or "Not found.") from None
         except NotImplementedError:
@@ -46,6 +59,13 @@ class ConversationService:
             ) from None
         except ValueError as error:
             raise InvalidRequest(str(error), code="invalid_request") from None
+        if isinstance(result, StreamingResult):
+            return StreamingTurn(
+                events=result.json_events,
+                request_type=request.type,
+                thread_id=requests.thread_id_of(request),
+            )
+        return result
 
     async def _precheck(self, request: ChatKitReq, context: RequestContext) -> None:
         thread_id = requests.thread_id_of(request)

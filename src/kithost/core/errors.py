@@ -44,6 +44,19 @@ class Conflict(KithostError):
     status_code = 409
 
 
+class Gone(KithostError):
+    """The object existed but what was asked of it is no longer kept (410)."""
+
+    status_code = 410
+
+
+class Unavailable(KithostError):
+    """This server cannot take the request now; another one (or a retry) can (503)."""
+
+    status_code = 503
+    error_type = "server_error"
+
+
 class RateLimited(KithostError):
     """Too many requests; ``retry_after`` says when to try again, in seconds (429)."""
 

@@ -23,6 +23,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     false,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 
@@ -317,4 +318,47 @@ vector_store_expected_files = Table(
     Column("filename", Text, nullable=False),
     Column("attributes", JSONValue, nullable=False),
     Column("hosted_file_id", String(64), nullable=True),
+)
+
+# A streamed turn's life (runs/): who owns it, how far its journal goes, and how it ended.
+runs = Table(
+    "runs",
+    metadata,
+    Column("seq", Seq, primary_key=True, autoincrement=True),
+    Column("id", String(64), nullable=False, unique=True),
+    # Set once known: a ``threads.create`` run learns its thread from its first event.
+    Column("thread_id", String(64), nullable=True),
+    Column("session_id", String(64), nullable=False),
+    Column("user_id", Text, nullable=False),
+    Column("workflow_id", String(200), nullable=False),
+    Column("workflow_version", String(200), nullable=True),
+    Column("request_type", String(64), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("created_at", Double, nullable=False),
+    Column("ended_at", Double, nullable=True),
+    # The sequence number of the run's last journaled event.
+    Column("last_event_id", BigInteger, nullable=False, server_default="0"),
+    Column("owner", String(128), nullable=True),
+    Column("lease_expires_at", Double, nullable=True),
+    Column("cancel_requested_at", Double, nullable=True),
+    Index("ix_runs_thread_created", "thread_id", "created_at", "seq"),
+    Index("ix_runs_status_lease", "status", "lease_expires_at"),
+    Index("ix_runs_ended", "ended_at"),
+    # At most one live run per thread: the database settles two requests racing for it.
+    Index(
+        "uq_runs_thread_in_progress",
+        "thread_id",
+        unique=True,
+        sqlite_where=text("status = 'in_progress'"),
+        postgresql_where=text("status = 'in_progress'"),
+    ),
+)
+
+# The journal on the database (no Redis): a run's SSE events, numbered from 1.
+run_events = Table(
+    "run_events",
+    metadata,
+    Column("run_id", String(64), primary_key=True),
+    Column("seq", BigInteger, primary_key=True, autoincrement=False),
+    Column("data", LargeBinary, nullable=False),
 )
