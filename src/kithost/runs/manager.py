@@ -13,8 +13,8 @@ import contextlib
 import json
 import logging
 import time
-from dataclasses import replace
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+from dataclasses import replace
 
 from kithost.conversation.interrupted import failed_event, interrupted_event
 from kithost.conversation.service import StreamingTurn
