@@ -17,6 +17,7 @@ class LiveRun:
         self.journaled = 0  # how many events the journal already has
         self.status = "in_progress"
         self.stop_reason = StopReason()
+        self.stopping = False  # a stop was asked for; the task is saving the partial answer
         self.task: asyncio.Task[str] | None = None
         self.side_write: asyncio.Future[None] | None = None
         self._done = asyncio.Event()
@@ -51,6 +52,7 @@ class LiveRun:
         """Cancel the turn's task; the ChatKit server keeps the partial answer."""
         if self.task is not None and not self.task.done():
             self.stop_reason.kind = kind
+            self.stopping = True
             self.task.cancel()
 
     def mark_done(self, status: str) -> None:

@@ -157,11 +157,32 @@ class RunManager:
         running = await self.repo.in_progress_on(thread_id)
         if running is None:
             return
+        if await self._ends_soon(running):
+            # A Stop just sent (an aborted request, a cancel) is still saving the partial
+            # answer: the message typed right after it waits for that instead of a 409.
+            return
         if self._orphaned(running):
             await self._interrupt_orphan(running)
             if (await self.repo.in_progress_on(thread_id)) is None:
                 return
         raise _busy(thread_id, running.id)
+
+    async def _ends_soon(self, run: RunRecord) -> bool:
+        """Whether a run that is being stopped ended within the cancel wait."""
+        live = self._live.get(run.id)
+        if live is not None:
+            return live.stopping and await live.wait_done(CANCEL_WAIT_SECONDS)
+        if run.cancel_requested_at is None:
+            return False
+        deadline = time.monotonic() + CANCEL_WAIT_SECONDS
+        while time.monotonic() < deadline:
+            with self.signals.watch(run.id) as woke:
+                current = await self.repo.get(run.id)
+                if current is None or current.finished:
+                    return True
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(woke.wait(), 0.25)
+        return False
 
     def _orphaned(self, run: RunRecord) -> bool:
         """A run in progress whose process is gone: its lease lapsed, or it died on this host."""
