@@ -123,8 +123,6 @@ class RunManager:
                 "This server is shutting down and takes no new answers; send the request again.",
                 code="draining",
             )
-        if turn.thread_id is not None:
-            await self._ensure_thread_free(turn.thread_id)
         now = time.time()
         workflow = context.session.workflow
         record = RunRecord(
@@ -146,7 +144,12 @@ class RunManager:
         try:
             await self.repo.insert(record)
         except ThreadBusy:
-            raise _busy(turn.thread_id or "", None) from None
+            # Rarely taken, so the common path costs one write: see why the thread is busy.
+            await self._ensure_thread_free(turn.thread_id or "")
+            try:
+                await self.repo.insert(record)
+            except ThreadBusy:
+                raise _busy(turn.thread_id or "", None) from None
         live = LiveRun(record)
         self._live[record.id] = live
         live.task = asyncio.create_task(self._consume(live, turn.events), name=f"run {record.id}")
