@@ -41,6 +41,8 @@ class KithostProcess:
             KITHOST_DATA_DIR=str(self.workdir / "data"),
             KITHOST_LOG_LEVEL="warning",
             OPENAI_AGENTS_DISABLE_TRACING="1",
+            # Teardown should not wait out a slow answer; tests of the drain set their own.
+            KITHOST_DRAIN_SECONDS="2",
         )
         env.update(self.extra_env)
         return env
@@ -76,6 +78,23 @@ class KithostProcess:
                 self.proc.kill()
                 self.proc.wait()
         self.proc = None
+
+    @property
+    def pid(self) -> int:
+        assert self.proc is not None, "the server is not running"
+        return self.proc.pid
+
+    def terminate(self) -> None:
+        """SIGTERM without waiting: the server drains (KITHOST_DRAIN_SECONDS), then exits."""
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+
+    def wait_exit(self, timeout: float) -> int:
+        """Wait for the server to exit on its own (after terminate()); its exit code."""
+        assert self.proc is not None, "the server is not running"
+        code = self.proc.wait(timeout=timeout)
+        self.proc = None
+        return code
 
     def kill(self) -> None:
         """SIGKILL: no shutdown hooks run, as in a crash."""
