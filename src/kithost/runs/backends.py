@@ -6,12 +6,16 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from kithost.runs.journal import Journal
+from kithost.runs.redis_journal import RedisJournal
 from kithost.runs.signals import PostgresSignals, RedisSignals, Signals
 from kithost.settings import Settings
 from kithost.store.runs import SqlJournal
 
 
 def open_journal(settings: Settings, engine: AsyncEngine) -> Journal:
+    """A Redis stream per run when Redis is configured, else the ``run_events`` table."""
+    if settings.redis_url:
+        return RedisJournal(settings.redis_url, settings.run_events_ttl)
     return SqlJournal(engine)
 
 
