@@ -3,6 +3,10 @@
 Everything is started here (kithost, the fake model, the anchors, the databases) on 127.0.0.1
 and stopped at the end. ``--quick`` makes every scenario smaller, for trying; ``--only B1,B3``
 runs a subset. Raw figures go to ``bench/results/<time>.json``.
+
+B2 and B3 also run against ``--baseline-ref`` (default: kithost before durable runs), each
+measurement taking turns with the code under test, for the cost of journaling (issue 14).
+``--ref`` measures a commit instead of the working tree (which others may be editing).
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 
-from bench import b1_sessions, b2_conversation, b3_streams, b4_scale, b5_search, machine
+from bench import b1_sessions, b2_conversation, b3_streams, b4_scale, b5_search, builds, machine
 from bench.plan import Context, Outcome, Plan
 from bench.table import render
 
@@ -29,19 +33,36 @@ SCENARIOS: dict[str, Callable[[Context], Awaitable[Outcome]]] = {
     "B5": b5_search.run,
 }
 RESULTS = Path(__file__).resolve().parent / "results"
+COMPARED = {"B2", "B3"}  # the scenarios that also measure the baseline
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="smaller runs, for trying")
     parser.add_argument("--only", default="", help="comma-separated scenarios, e.g. B1,B3")
+    parser.add_argument(
+        "--baseline-ref",
+        default=builds.BEFORE_RUNS,
+        help="git ref that B2 and B3 also measure, side by side (default %(default)s, kithost "
+        "before durable runs); 'none' to skip",
+    )
+    parser.add_argument(
+        "--ref", default=None, help="measure this git ref's src/ instead of the working tree"
+    )
     return parser.parse_args(argv)
 
 
-async def run_all(names: list[str], plan: Plan) -> list[Outcome]:
+async def run_all(names: list[str], plan: Plan, args: argparse.Namespace) -> list[Outcome]:
     outcomes = []
     with tempfile.TemporaryDirectory(prefix="kithost-bench-") as workdir:
-        ctx = Context(plan=plan, workdir=Path(workdir))
+        current = builds.current()
+        if args.ref:
+            current = builds.from_ref(args.ref, Path(workdir), builds.current(args.ref).label)
+            os.environ.update(current.env)  # every scenario's servers, B1 to B5
+        baseline = None
+        if args.baseline_ref.lower() != "none" and COMPARED & set(names):
+            baseline = builds.baseline(args.baseline_ref, Path(workdir))
+        ctx = Context(plan=plan, workdir=Path(workdir), current=current, baseline=baseline)
         for name in names:
             print(f"[bench] {name} …", file=sys.stderr, flush=True)
             started = time.perf_counter()
@@ -71,7 +92,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     os.environ.setdefault("OPENAI_AGENTS_DISABLE_TRACING", "1")
     info = machine.describe()
     started = time.perf_counter()
-    outcomes = _event_loop_runner()(run_all(names, plan))
+    outcomes = _event_loop_runner()(run_all(names, plan, args))
     total = time.perf_counter() - started
     print()
     print(machine.summary_line(info, os.getloadavg()))
@@ -85,6 +106,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     record = {
         "machine": info,
         "plan": plan.__dict__,
+        "code": {"ref": args.ref or "working tree", "head": builds.commit_of("HEAD")},
+        "baseline_ref": args.baseline_ref,
         "total_seconds": total,
         "scenarios": {o.name: {"seconds": o.seconds, "raw": o.raw} for o in outcomes},
         "table": [row.cells() for outcome in outcomes for row in outcome.rows],

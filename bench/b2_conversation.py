@@ -7,6 +7,11 @@
 Anchors in the same run: (a) ``bench.anchors.chatkit_min``, openai-chatkit's ``ChatKitServer``
 with an in-memory store, no auth, one Agents SDK agent on the same fake; (b) the fake alone,
 time to its first token. Targets: kithost ≤ 1.25 × (a); ≤ 5 ms added to (b)'s first token.
+
+The cost of durable runs (issue 14): the same ``threads.create`` turns, in the same rotation, on
+a second server per database running the baseline code (``Context.baseline``, kithost before
+runs), and on the code under test with ``X-Kithost-Detach: true`` (each event numbered, the
+connection only a follower). Target: ≤ +2 ms p50 to the first token over the baseline.
 """
 
 from __future__ import annotations
@@ -15,7 +20,8 @@ import json
 import math
 import time
 from contextlib import AsyncExitStack
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from pathlib import Path
 
 import httpx
 
@@ -43,6 +49,10 @@ TURNS_IN_THREAD = 5  # ten items: five questions, five answers
 TOKENS = 8
 LATENCY_TARGET = 1.25
 ADDED_TTFT_TARGET_MS = 5.0
+RUNS_TTFT_TARGET_MS = 2.0  # issue 14: what journaling may add to the first token, p50
+BEFORE = " before"  # suffix of a baseline server's target name
+DETACHED = " detached"  # suffix of the code under test, asked with X-Kithost-Detach: true
+DETACH_HEADERS = {"X-Kithost-Detach": "true"}
 
 
 @dataclass
@@ -54,9 +64,11 @@ class Target:
     secret: str | None
     pid: int
     thread_id: str = ""
+    extra_headers: dict[str, str] = field(default_factory=dict)
 
     def raw(self, body: bytes) -> bytes:
-        return build_request("POST", self.path, self.port, body, client_headers(self.secret))
+        headers = {**client_headers(self.secret), **self.extra_headers}
+        return build_request("POST", self.path, self.port, body, headers)
 
 
 @dataclass
@@ -65,6 +77,7 @@ class FirstTimes:
 
     first_event: list[float] = field(default_factory=list)
     first_token: list[float] = field(default_factory=list)
+    cpu_per_turn: list[float] = field(default_factory=list)  # ms, the server's whole process
     failures: int = 0
 
 
@@ -81,18 +94,23 @@ async def run(ctx: Context) -> Outcome:
         }
         async with httpx.AsyncClient(timeout=60) as http:
             for backend in BACKENDS:
-                server = await stack.enter_async_context(procs.kithost(backend, ctx.workdir, env))
-                http.base_url = httpx.URL(server.url)
-                secret = await create_session(http, "bench_user", WORKFLOW)
-                targets[backend] = Target(
-                    server.port, "/v1/chatkit/conversation", secret, procs.pid_of(server)
-                )
-            for target in targets.values():
-                target.thread_id = await _thread_of_ten_items(http, target)
+                targets[backend] = await _kithost_target(stack, http, backend, ctx.workdir, env)
+                if ctx.baseline is not None:
+                    await _check_runs(http, targets[backend], expected=True)
+                    targets[backend + DETACHED] = replace(
+                        targets[backend], extra_headers=DETACH_HEADERS
+                    )
+                    before_env = {**env, **ctx.baseline.env}
+                    before = await _kithost_target(stack, http, backend, ctx.workdir, before_env)
+                    await _check_runs(http, before, expected=False)
+                    targets[backend + BEFORE] = before
+            for name in (ANCHOR, *BACKENDS):
+                targets[name].thread_id = await _thread_of_ten_items(http, targets[name])
 
         loads = {
             name: Load(target.port, target.raw(items_list(target.thread_id)), 1, target.pid)
             for name, target in targets.items()
+            if name == ANCHOR or name in BACKENDS
         }
         try:
             lists = await interleaved(loads, ctx.plan.reps, 60, ctx.plan.sequential_requests)
@@ -105,7 +123,29 @@ async def run(ctx: Context) -> Outcome:
     outcome.raw["items_list"] = {name: s.to_json() for name, s in lists.items()}
     outcome.raw["threads_create"] = {name: f.__dict__ for name, f in firsts.items()}
     outcome.rows += _rows(lists, firsts)
+    if ctx.baseline is not None:
+        outcome.rows += _runs_rows(firsts, ctx.current.label, ctx.baseline.label)
     return outcome
+
+
+async def _kithost_target(
+    stack: AsyncExitStack, http: httpx.AsyncClient, backend: str, workdir: Path, env: dict[str, str]
+) -> Target:
+    server = await stack.enter_async_context(procs.kithost(backend, workdir, env))
+    http.base_url = httpx.URL(server.url)
+    secret = await create_session(http, "bench_user", WORKFLOW)
+    return Target(server.port, "/v1/chatkit/conversation", secret, procs.pid_of(server))
+
+
+async def _check_runs(http: httpx.AsyncClient, target: Target, *, expected: bool) -> None:
+    """The server runs the code it should: a streamed turn is a run, or it is not."""
+    url = f"http://127.0.0.1:{target.port}{target.path}"
+    headers = client_headers(target.secret)
+    async with http.stream("POST", url, content=threads_create("Hi?"), headers=headers) as answer:
+        await answer.aread()
+    if answer.status_code != 200 or ("x-kithost-run-id" in answer.headers) != expected:
+        has = "has" if "x-kithost-run-id" in answer.headers else "has no"
+        raise RuntimeError(f"{url}: HTTP {answer.status_code}, {has} X-Kithost-Run-Id")
 
 
 async def _thread_of_ten_items(http: httpx.AsyncClient, target: Target) -> str:
@@ -130,7 +170,7 @@ async def _one_turn(connection: Connection, raw: bytes) -> tuple[float, float] |
             if chunk != b"HTTP 200":
                 return None
             continue
-        if math.isnan(first_event) and chunk.startswith(b"data: "):
+        if math.isnan(first_event) and b"data: " in chunk:  # detached: after an id line
             first_event = arrived - sent
         if math.isnan(first_token) and TEXT_DELTA in chunk:
             first_token = arrived - sent
@@ -174,13 +214,20 @@ async def _first_times(
     connections[FAKE] = Connection(fake.port)
     results = {name: FirstTimes() for name in connections}
     names = list(connections)
+    pids = {name: t.pid for name, t in targets.items()}
+    assert fake.proc is not None
+    pids[FAKE] = fake.proc.pid
+    sharing = {name: sum(pid == pids[name] for pid in pids.values()) for name in names}
     try:
         for rep in range(reps + 1):  # the first round warms up and is not recorded
-            order = names[rep % len(names) :] + names[: rep % len(names)]
-            for name in order:
-                events: list[float] = []
-                tokens: list[float] = []
-                for turn in range(turns):
+            events: dict[str, list[float]] = {name: [] for name in names}
+            tokens: dict[str, list[float]] = {name: [] for name in names}
+            cpu_before = {name: procs.cpu_seconds(pid) for name, pid in pids.items()}
+            # Turn by turn, the servers in a rotating order: a busy moment of the machine falls
+            # on all of them alike.
+            for turn in range(turns):
+                shift = (rep * turns + turn) % len(names)
+                for name in names[shift:] + names[:shift]:
                     if name == FAKE:
                         timing = await _fake_turn(connections[name], fake_raw)
                     else:
@@ -189,11 +236,15 @@ async def _first_times(
                     if timing is None or math.isnan(timing[1]):
                         results[name].failures += 1
                         continue
-                    events.append(timing[0] * 1000)
-                    tokens.append(timing[1] * 1000)
-                if rep > 0:
-                    results[name].first_event.append(median(events))
-                    results[name].first_token.append(median(tokens))
+                    events[name].append(timing[0] * 1000)
+                    tokens[name].append(timing[1] * 1000)
+            if rep > 0:
+                for name in names:
+                    results[name].first_event.append(median(events[name]))
+                    results[name].first_token.append(median(tokens[name]))
+                    cpu = procs.cpu_seconds(pids[name]) - cpu_before[name]
+                    # Targets on one process (plain and detached) share its CPU.
+                    results[name].cpu_per_turn.append(cpu * 1000 / (turns * sharing[name]))
     finally:
         for connection in connections.values():
             await connection.close()
@@ -251,3 +302,51 @@ def _rows(lists: dict[str, Summary], firsts: dict[str, FirstTimes]) -> list[Row]
     if failures:
         rows.append(Row("B2", "failed turns (not timed)", json.dumps(failures), verdict=INFO))
     return rows
+
+
+def _runs_rows(firsts: dict[str, FirstTimes], label: str, before_label: str) -> list[Row]:
+    """Issue 14: the code under test against the baseline, and detached against plain."""
+    rows = []
+    for backend, name in BACKENDS.items():
+        mine, before = firsts[backend], firsts[backend + BEFORE]
+        token, token_before = median(mine.first_token), median(before.first_token)
+        cpu, cpu_before = median(mine.cpu_per_turn), median(before.cpu_per_turn)
+        added = token - token_before
+        rows.append(
+            Row(
+                "B2",
+                f"threads.create, {name}: time to first token, p50; server CPU per turn — "
+                f"{label} (kithost) vs {before_label} (anchor)",
+                f"{ms(token)}; CPU {ms(cpu)}",
+                f"{ms(token_before)}; CPU {ms(cpu_before)}",
+                f"{_signed_ms(added)}; CPU {times(cpu / cpu_before)}",
+                f"≤ +{RUNS_TTFT_TARGET_MS:g} ms p50",
+                verdict(added <= RUNS_TTFT_TARGET_MS),
+            )
+        )
+        event, event_before = median(mine.first_event), median(before.first_event)
+        rows.append(
+            Row(
+                "B2",
+                f"threads.create, {name}: time to first event, p50 — {label} vs {before_label}",
+                ms(event),
+                ms(event_before),
+                _signed_ms(event - event_before),
+            )
+        )
+        token_detached = median(firsts[backend + DETACHED].first_token)
+        rows.append(
+            Row(
+                "B2",
+                f"threads.create, {name}: time to first token, p50 — X-Kithost-Detach: true "
+                "(kithost) vs plain (anchor), same server",
+                ms(token_detached),
+                ms(token),
+                _signed_ms(token_detached - token),
+            )
+        )
+    return rows
+
+
+def _signed_ms(value: float) -> str:
+    return "n/a" if math.isnan(value) else ("+" if value >= 0 else "−") + ms(abs(value))

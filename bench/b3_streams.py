@@ -7,6 +7,14 @@ five parts; a step passes when the median of the five parts' p99 gap is ≤ 100 
 stream is alive. The answer is the largest passing N (target ≥ 500 on this 2-core machine),
 with kithost's resident memory per open stream. At the first failing N, the same streams are
 opened against the fake alone, to show what the fake and the load generator cost by themselves.
+After the steps, the gap between the largest passing and the first failing N (or 0) is bisected
+down to ten streams.
+
+The cost of durable runs (issue 14): with a baseline (``Context.baseline``, kithost before runs),
+the same search runs on both builds, on PostgreSQL and on SQLite, each step taking turns between
+the two servers; the target is the code under test's N within 10 % of the baseline's. CPU per
+streamed token at the largest N both pass is the steadier figure beside it (N ∝ 1 / CPU per
+token once a core is full).
 """
 
 from __future__ import annotations
@@ -15,8 +23,10 @@ import asyncio
 import json
 import math
 import time
+from collections.abc import Callable
 from contextlib import AsyncExitStack, suppress
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -25,7 +35,7 @@ from bench import procs
 from bench.plan import Context, Outcome
 from bench.rawhttp import Connection, ProtocolError, build_request
 from bench.stats import median, percentile
-from bench.table import INFO, Row, ms, num, verdict
+from bench.table import INFO, Row, ms, num, times, verdict
 from bench.wire import TEXT_DELTA, client_headers, create_session, threads_create
 
 WORKFLOW = "wf_bench_streams"
@@ -36,6 +46,9 @@ PARTS = 5
 RAMP_RATE = 200  # streams opened per second, at most
 START_TIMEOUT = 30.0  # every stream must have streamed within this after its launch
 FAKE_CHUNK = b'"content"'
+RESOLUTION = 10  # bisect until the largest pass and the first failure are this close
+RUNS_N_TARGET = 0.9  # issue 14: N with runs ≥ 90 % of N before them
+BACKENDS = {"postgresql": "PostgreSQL", "sqlite": "SQLite"}
 
 
 @dataclass
@@ -180,78 +193,159 @@ async def _quiesce(pid: int, limit: float = 20.0) -> None:
             return
 
 
+@dataclass
+class Subject:
+    """One kithost server under B3's load, and where its search for the largest N stands."""
+
+    label: str
+    port: int
+    pid: int
+    raw: Callable[[int], bytes]
+    idle_rss: float = math.nan
+    steps: list[Step] = field(default_factory=list)
+    last_pass: int = 0
+    failed: Step | None = None
+
+    async def warm_up(self) -> None:
+        await _step(5, self.port, self.raw, TEXT_DELTA, 1.0)
+        await _quiesce(self.pid)
+        self.idle_rss = procs.rss_bytes(self.pid) / 2**20
+
+    async def measure(self, n: int, window: float) -> Step:
+        step = await _step(n, self.port, self.raw, TEXT_DELTA, window, self.pid)
+        self.steps.append(step)
+        if step.passed:
+            self.last_pass = max(self.last_pass, n)
+        elif self.failed is None or n < self.failed.n:
+            self.failed = step
+        await _quiesce(self.pid)
+        return step
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "label": self.label,
+            "idle_rss_mb": self.idle_rss,
+            "largest_n": self.last_pass,
+            "steps": [s.__dict__ for s in self.steps],
+        }
+
+
+async def _subject(
+    stack: AsyncExitStack, backend: str, workdir: Path, env: dict[str, str], label: str
+) -> Subject:
+    server = await stack.enter_async_context(procs.kithost(backend, workdir, env))
+    async with httpx.AsyncClient(base_url=server.url, timeout=60) as http:
+        secret = await create_session(http, "bench_user", WORKFLOW)
+    path, headers = "/v1/chatkit/conversation", client_headers(secret)
+
+    def raw(index: int) -> bytes:
+        body = threads_create(f"Stream {index}: go on.")
+        return build_request("POST", path, server.port, body, headers)
+
+    subject = Subject(label, server.port, procs.pid_of(server), raw)
+    await subject.warm_up()
+    return subject
+
+
+async def _search(subjects: list[Subject], stream_steps: tuple[int, ...], window: float) -> None:
+    """Each subject's largest passing N: the plan's steps until one fails, then bisection.
+
+    The subjects take turns at every step, in a rotating order.
+    """
+    rounds = 0
+
+    def rotated(group: list[Subject]) -> list[Subject]:
+        shift = rounds % len(group)
+        return group[shift:] + group[:shift]
+
+    for n in stream_steps:
+        searching = [s for s in subjects if s.failed is None]
+        if not searching:
+            break
+        for subject in rotated(searching):
+            await subject.measure(n, window)
+        rounds += 1
+    while True:
+        pending = [
+            s for s in subjects if s.failed is not None and s.failed.n - s.last_pass > RESOLUTION
+        ]
+        if not pending:
+            return
+        for subject in rotated(pending):
+            assert subject.failed is not None
+            await subject.measure((subject.last_pass + subject.failed.n) // 20 * 10, window)
+        rounds += 1
+
+
 async def run(ctx: Context) -> Outcome:
     outcome = Outcome("B3")
-    steps: list[Step] = []
+    window = ctx.plan.stream_window
+    compared: dict[str, tuple[Subject, Subject]] = {}
     async with AsyncExitStack() as stack:
         fake = stack.enter_context(procs.FakeModelProcess(tokens=0, token_interval=TOKEN_INTERVAL))
         env = procs.model_env(fake, procs.workflow_folder(ctx.workdir / "b3", WORKFLOW))
-        server = await stack.enter_async_context(procs.kithost("postgresql", ctx.workdir, env))
-        assert server.proc is not None
-        pid = server.proc.pid
-        async with httpx.AsyncClient(base_url=server.url, timeout=60) as http:
-            secret = await create_session(http, "bench_user", WORKFLOW)
-        path, headers = "/v1/chatkit/conversation", client_headers(secret)
-
-        def kithost_raw(index: int) -> bytes:
-            body = threads_create(f"Stream {index}: go on.")
-            return build_request("POST", path, server.port, body, headers)
-
-        await _step(5, server.port, kithost_raw, TEXT_DELTA, 1.0)  # warm-up
-        await _quiesce(pid)
-        idle_rss = procs.rss_bytes(pid) / 2**20
-        outcome.raw["idle_rss_mb"] = idle_rss
-        window = ctx.plan.stream_window
-
-        async def measure(n: int) -> Step:
-            step = await _step(n, server.port, kithost_raw, TEXT_DELTA, window, pid)
-            steps.append(step)
-            await _quiesce(pid)
-            return step
-
-        failed: Step | None = None
-        last_pass = 0
-        for n in ctx.plan.stream_steps:
-            step = await measure(n)
-            if not step.passed:
-                failed = step
-                break
-            last_pass = n
-        if failed is not None and last_pass and failed.n - last_pass > 50:
-            middle = await measure((last_pass + failed.n) // 20 * 10)  # one bisection
-            if middle.passed:
-                last_pass = middle.n
-            else:
-                failed = middle
-
+        main: Subject | None = None
+        for backend in BACKENDS if ctx.baseline is not None else ("postgresql",):
+            async with AsyncExitStack() as servers:  # one database's servers at a time
+                subjects = [await _subject(servers, backend, ctx.workdir, env, ctx.current.label)]
+                if ctx.baseline is not None:
+                    before_env = {**env, **ctx.baseline.env}
+                    subjects.append(
+                        await _subject(
+                            servers, backend, ctx.workdir, before_env, ctx.baseline.label
+                        )
+                    )
+                await _search(subjects, ctx.plan.stream_steps, window)
+                if len(subjects) == 2:
+                    compared[backend] = (subjects[0], subjects[1])
+                if backend == "postgresql":
+                    main = subjects[0]
+        assert main is not None
         diagnostics: dict[str, Step] = {}
-        fake_pid = fake.proc.pid if fake.proc is not None else None
-        if failed is not None:
-            diagnostics["fake"] = await _step(
-                failed.n, fake.port, _fake_raw(fake.port), FAKE_CHUNK, window, fake_pid
-            )
-            anchor = stack.enter_context(
-                procs.AnchorProcess("chatkit_min", f"--model-base-url={fake.base_url}")
-            )
-            anchor_pid = procs.pid_of(anchor)
+        if main.failed is not None:
+            diagnostics = await _diagnostics(stack, fake, main, window)
 
-            def anchor_raw(index: int) -> bytes:
-                body = threads_create(f"Stream {index}: go on.")
-                return build_request("POST", "/chatkit", anchor.port, body, client_headers(None))
-
-            await _step(5, anchor.port, anchor_raw, TEXT_DELTA, 1.0)  # warm-up
-            await _quiesce(anchor_pid)
-            sizes = sorted({n for n in (last_pass, failed.n) if n})
-            for n in sizes:  # where kithost passed (comparable costs), and where it failed
-                diagnostics[f"chatkit{n}"] = await _step(
-                    n, anchor.port, anchor_raw, TEXT_DELTA, window, anchor_pid
-                )
-                await _quiesce(anchor_pid)
-
-    outcome.raw["steps"] = [s.__dict__ for s in steps]
+    outcome.raw["idle_rss_mb"] = main.idle_rss
+    outcome.raw["steps"] = [s.__dict__ for s in main.steps]
     outcome.raw["diagnostics"] = {name: s.__dict__ for name, s in diagnostics.items()}
-    outcome.rows += _rows(steps, failed, diagnostics, idle_rss)
+    outcome.raw["compared"] = {
+        backend: [s.to_json() for s in pair] for backend, pair in compared.items()
+    }
+    outcome.rows += _rows(main.steps, main.failed, diagnostics, main.idle_rss)
+    if ctx.baseline is not None:
+        for backend, (mine, before) in compared.items():
+            outcome.rows += _runs_rows(BACKENDS[backend], mine, before)
     return outcome
+
+
+async def _diagnostics(
+    stack: AsyncExitStack, fake: procs.FakeModelProcess, main: Subject, window: float
+) -> dict[str, Step]:
+    """The failing load on the fake alone, and on anchor (a) where kithost passed and failed."""
+    assert main.failed is not None
+    diagnostics: dict[str, Step] = {}
+    fake_pid = fake.proc.pid if fake.proc is not None else None
+    diagnostics["fake"] = await _step(
+        main.failed.n, fake.port, _fake_raw(fake.port), FAKE_CHUNK, window, fake_pid
+    )
+    anchor = stack.enter_context(
+        procs.AnchorProcess("chatkit_min", f"--model-base-url={fake.base_url}")
+    )
+    anchor_pid = procs.pid_of(anchor)
+
+    def anchor_raw(index: int) -> bytes:
+        body = threads_create(f"Stream {index}: go on.")
+        return build_request("POST", "/chatkit", anchor.port, body, client_headers(None))
+
+    await _step(5, anchor.port, anchor_raw, TEXT_DELTA, 1.0)  # warm-up
+    await _quiesce(anchor_pid)
+    for n in sorted({n for n in (main.last_pass, main.failed.n) if n}):
+        # where kithost passed (comparable costs), and where it failed
+        diagnostics[f"chatkit{n}"] = await _step(
+            n, anchor.port, anchor_raw, TEXT_DELTA, window, anchor_pid
+        )
+        await _quiesce(anchor_pid)
+    return diagnostics
 
 
 def _fake_raw(port: int) -> Any:
@@ -290,7 +384,7 @@ def _rows(
         Row(
             "B3",
             f"open streams, token every 50 ms: largest N with p99 gap ≤ 100 ms (tried {tried})",
-            f"N = {largest}" if best else f"N < {steps[0].n}",
+            f"N = {largest}" if best else f"N < {min(s.n for s in steps)}",
             target=f"N ≥ {N_TARGET}",
             verdict=verdict(largest >= N_TARGET),
         )
@@ -327,4 +421,59 @@ def _rows(
             else "diagnostic: B2's anchor (a), bare ChatKitServer + Agents SDK"
         )
         rows.append(Row("B3", f"{label}, N = {step.n}", _describe(step)))
+    return rows
+
+
+def _tried(subject: Subject) -> str:
+    return ", ".join(
+        f"{s.n}{'' if s.passed else ' ✗'}" for s in sorted(subject.steps, key=lambda s: s.n)
+    )
+
+
+def _comparable(mine: Subject, before: Subject) -> tuple[Step, Step] | None:
+    """The two builds' steps at the largest N both passed, else at the smallest both tried."""
+    theirs = {s.n: s for s in before.steps}
+    shared = [(a, theirs[a.n]) for a in sorted(mine.steps, key=lambda s: s.n) if a.n in theirs]
+    passed = [(a, b) for a, b in shared if a.passed and b.passed]
+    if passed:
+        return passed[-1]
+    return shared[0] if shared else None
+
+
+def _runs_rows(name: str, mine: Subject, before: Subject) -> list[Row]:
+    """Issue 14: the largest N with runs against the baseline's, and their costs at one N."""
+    share = mine.last_pass / before.last_pass if before.last_pass else math.nan
+    rows = [
+        Row(
+            "B3",
+            f"open streams, {name}: largest N with p99 gap ≤ 100 ms — {mine.label} (kithost; "
+            f"tried {_tried(mine)}) vs {before.label} (anchor; tried {_tried(before)})",
+            f"N = {mine.last_pass}",
+            f"N = {before.last_pass}",
+            "n/a" if math.isnan(share) else f"{(share - 1) * 100:+.0f} %",
+            f"≥ {RUNS_N_TARGET * 100:.0f} % of the baseline's N",
+            "n/a" if math.isnan(share) else verdict(share >= RUNS_N_TARGET),
+        )
+    ]
+    if (pair := _comparable(mine, before)) is not None:
+        a, b = pair
+        n = a.n
+
+        def costs(step: Step, subject: Subject) -> str:
+            per_stream = (step.rss_mb - subject.idle_rss) * 1024 / step.n
+            return (
+                f"{num(step.cpu_us_per_token)} µs/token, p99 {ms(step.p99_ms)}, "
+                f"{num(per_stream)} KiB/stream"
+            )
+
+        rows.append(
+            Row(
+                "B3",
+                f"at N = {n}{'' if a.passed and b.passed else ' (not passed by both)'}, "
+                f"{name}: server CPU per streamed token, p99 gap, memory per stream",
+                costs(a, mine),
+                costs(b, before),
+                f"CPU {times(a.cpu_us_per_token / b.cpu_us_per_token)}",
+            )
+        )
     return rows

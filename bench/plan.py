@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bench.builds import Build, current
 from bench.table import Row
 
 
@@ -53,3 +54,5 @@ class Outcome:
 class Context:
     plan: Plan
     workdir: Path
+    current: Build = field(default_factory=current)  # the code under test
+    baseline: Build | None = None  # B2, B3: the same measurements on older code, side by side
