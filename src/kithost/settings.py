@@ -38,7 +38,9 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
     redis_url: str | None = Field(
-        default=None, description="Redis URL for rate limits shared by several processes."
+        default=None,
+        description="Redis URL for state shared by several processes: rate limits, and runs' "
+        "event journals (a stream per run) and wake-ups; without it, the database.",
     )
     require_beta_header: bool = Field(
         default=True,
