@@ -329,6 +329,10 @@ class RunManager:
                 if batch:
                     continue
                 if current is None or current.finished:
+                    if current is not None and _ahead_of_journal(current, after):
+                        batch = await self.journal.read(run.id, current.last_event_id - 1)
+                        for seq, data in batch:
+                            yield seq, data
                     return
                 if self._orphaned(current):
                     await self._interrupt_orphan(current)
@@ -420,6 +424,17 @@ class RunManager:
         await self.repo.finish(run.id, self.owner, "interrupted", last, time.time())
         await self.signals.events_appended([run.id])
         log.info("run %s interrupted (its process stopped); partial answer kept", run.id)
+
+
+def _ahead_of_journal(run: RunRecord, after: int) -> bool:
+    """Whether a reader resuming an interrupted run after ``after`` may miss how it ended.
+
+    A process streams events before its journal has them; when it dies, its client may have
+    seen events past the journal's end, and the error event that ends the run is numbered
+    after the journal, perhaps no higher than what the client last saw. Such a reader gets
+    that last event all the same (one that already had it gets it again, harmlessly).
+    """
+    return run.status == "interrupted" and after >= run.last_event_id > 0
 
 
 def _busy(thread_id: str, running: str | None) -> Conflict:
