@@ -57,7 +57,8 @@ async def run_all(names: list[str], plan: Plan, args: argparse.Namespace) -> lis
     with tempfile.TemporaryDirectory(prefix="kithost-bench-") as workdir:
         current = builds.current()
         if args.ref:
-            current = builds.from_ref(args.ref, Path(workdir), builds.current(args.ref).label)
+            label = builds.current(args.ref).label
+            current = builds.from_ref(args.ref, Path(workdir), label, "with")
             os.environ.update(current.env)  # every scenario's servers, B1 to B5
         baseline = None
         if args.baseline_ref.lower() != "none" and COMPARED & set(names):

@@ -94,14 +94,18 @@ async def run(ctx: Context) -> Outcome:
         }
         async with httpx.AsyncClient(timeout=60) as http:
             for backend in BACKENDS:
-                targets[backend] = await _kithost_target(stack, http, backend, ctx.workdir, env)
+                targets[backend] = await _kithost_target(
+                    stack, http, backend, ctx.workdir, env, ctx.current.name
+                )
                 if ctx.baseline is not None:
                     await _check_runs(http, targets[backend], expected=True)
                     targets[backend + DETACHED] = replace(
                         targets[backend], extra_headers=DETACH_HEADERS
                     )
                     before_env = {**env, **ctx.baseline.env}
-                    before = await _kithost_target(stack, http, backend, ctx.workdir, before_env)
+                    before = await _kithost_target(
+                        stack, http, backend, ctx.workdir, before_env, ctx.baseline.name
+                    )
                     await _check_runs(http, before, expected=False)
                     targets[backend + BEFORE] = before
             for name in (ANCHOR, *BACKENDS):
@@ -129,9 +133,14 @@ async def run(ctx: Context) -> Outcome:
 
 
 async def _kithost_target(
-    stack: AsyncExitStack, http: httpx.AsyncClient, backend: str, workdir: Path, env: dict[str, str]
+    stack: AsyncExitStack,
+    http: httpx.AsyncClient,
+    backend: str,
+    workdir: Path,
+    env: dict[str, str],
+    name: str,
 ) -> Target:
-    server = await stack.enter_async_context(procs.kithost(backend, workdir, env))
+    server = await stack.enter_async_context(procs.kithost(backend, workdir, env, f"b2-{name}"))
     http.base_url = httpx.URL(server.url)
     secret = await create_session(http, "bench_user", WORKFLOW)
     return Target(server.port, "/v1/chatkit/conversation", secret, procs.pid_of(server))

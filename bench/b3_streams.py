@@ -32,6 +32,7 @@ from typing import Any
 import httpx
 
 from bench import procs
+from bench.builds import Build
 from bench.plan import Context, Outcome
 from bench.rawhttp import Connection, ProtocolError, build_request
 from bench.stats import median, percentile
@@ -231,9 +232,11 @@ class Subject:
 
 
 async def _subject(
-    stack: AsyncExitStack, backend: str, workdir: Path, env: dict[str, str], label: str
+    stack: AsyncExitStack, backend: str, workdir: Path, env: dict[str, str], build: Build
 ) -> Subject:
-    server = await stack.enter_async_context(procs.kithost(backend, workdir, env))
+    server = await stack.enter_async_context(
+        procs.kithost(backend, workdir, env, f"b3-{build.name}")
+    )
     async with httpx.AsyncClient(base_url=server.url, timeout=60) as http:
         secret = await create_session(http, "bench_user", WORKFLOW)
     path, headers = "/v1/chatkit/conversation", client_headers(secret)
@@ -242,7 +245,7 @@ async def _subject(
         body = threads_create(f"Stream {index}: go on.")
         return build_request("POST", path, server.port, body, headers)
 
-    subject = Subject(label, server.port, procs.pid_of(server), raw)
+    subject = Subject(build.label, server.port, procs.pid_of(server), raw)
     await subject.warm_up()
     return subject
 
@@ -287,13 +290,11 @@ async def run(ctx: Context) -> Outcome:
         main: Subject | None = None
         for backend in BACKENDS if ctx.baseline is not None else ("postgresql",):
             async with AsyncExitStack() as servers:  # one database's servers at a time
-                subjects = [await _subject(servers, backend, ctx.workdir, env, ctx.current.label)]
+                subjects = [await _subject(servers, backend, ctx.workdir, env, ctx.current)]
                 if ctx.baseline is not None:
                     before_env = {**env, **ctx.baseline.env}
                     subjects.append(
-                        await _subject(
-                            servers, backend, ctx.workdir, before_env, ctx.baseline.label
-                        )
+                        await _subject(servers, backend, ctx.workdir, before_env, ctx.baseline)
                     )
                 await _search(subjects, ctx.plan.stream_steps, window)
                 if len(subjects) == 2:

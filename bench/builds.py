@@ -27,13 +27,14 @@ class Build:
     """kithost's code for a server: ``env`` goes into ``kithost serve``'s environment."""
 
     label: str
+    name: str  # short, for file names
     ref: str | None = None  # None: the code on this process's path (the working tree)
     env: dict[str, str] = field(default_factory=dict)
 
 
 def current(ref: str | None = None) -> Build:
     where = f"at {ref}" if ref else "this tree"
-    return Build(f"with runs (journal), {where}", ref)
+    return Build(f"with runs (journal), {where}", "with", ref)
 
 
 def commit_of(ref: str) -> str:
@@ -81,11 +82,12 @@ def _check_imports(src: Path) -> None:
         raise RuntimeError(f"PYTHONPATH={src} still imports kithost from {imported}")
 
 
-def from_ref(ref: str, root: Path, label: str) -> Build:
+def from_ref(ref: str, root: Path, label: str, name: str) -> Build:
     src = export(ref, root)
-    return Build(label, ref, {"PYTHONPATH": str(src)})
+    return Build(label, name, ref, {"PYTHONPATH": str(src)})
 
 
 def baseline(ref: str, root: Path) -> Build:
-    name = "before runs" if commit_of(ref) == commit_of(BEFORE_RUNS) else "baseline"
-    return from_ref(ref, root, f"{name} ({ref})")
+    if commit_of(ref) == commit_of(BEFORE_RUNS):
+        return from_ref(ref, root, f"before runs ({ref})", "before")
+    return from_ref(ref, root, f"baseline ({ref})", "baseline")

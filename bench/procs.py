@@ -22,6 +22,9 @@ from tests.support.process import ADMIN_KEY, KithostProcess, free_port
 from bench.databases import fresh_database
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+# BENCH_CPROFILE_DIR=<folder>: every kithost server runs under cProfile (cprofile_hook/).
+PROFILE_DIR = os.environ.get("BENCH_CPROFILE_DIR")
+PROFILE_HOOK = Path(__file__).resolve().parent / "cprofile_hook"
 CONTROL_HEADERS = {
     "Authorization": f"Bearer {ADMIN_KEY}",
     "OpenAI-Beta": "chatkit_beta=v1",
@@ -113,17 +116,29 @@ class AnchorProcess:
 
 @asynccontextmanager
 async def kithost(
-    backend: str, workdir: Path, env: dict[str, str] | None = None
+    backend: str, workdir: Path, env: dict[str, str] | None = None, name: str = "kithost"
 ) -> AsyncIterator[KithostProcess]:
-    """``kithost serve`` on a fresh ``backend`` database (dropped afterwards)."""
+    """``kithost serve`` on a fresh ``backend`` database (dropped afterwards); ``name`` names
+    its profile under ``BENCH_CPROFILE_DIR``."""
     async with fresh_database(backend, workdir) as database_url:
         folder = workdir / f"kithost-{backend}-{free_port()}"
         folder.mkdir(parents=True)
-        process = await asyncio.to_thread(KithostProcess(database_url, folder, env).start, 60)
+        process = KithostProcess(database_url, folder, env)
+        if PROFILE_DIR:
+            _profiled(process, Path(PROFILE_DIR) / f"{name}-{backend}-{process.port}.prof")
+        process = await asyncio.to_thread(process.start, 60)
         try:
             yield process
         finally:
             await asyncio.to_thread(process.stop)
+
+
+def _profiled(process: KithostProcess, output: Path) -> None:
+    output.parent.mkdir(parents=True, exist_ok=True)
+    env = process.extra_env = dict(process.extra_env)  # not the caller's dict
+    paths = [str(PROFILE_HOOK), env.get("PYTHONPATH", os.environ.get("PYTHONPATH", ""))]
+    env["PYTHONPATH"] = os.pathsep.join(path for path in paths if path)
+    env["BENCH_CPROFILE"] = str(output)
 
 
 def workflow_folder(root: Path, workflow_id: str) -> Path:

@@ -1,0 +1,22 @@
+"""Profiles a kithost server that a benchmark starts with ``BENCH_CPROFILE=<file>``.
+
+``python -m bench`` with ``BENCH_CPROFILE_DIR=<folder>`` puts this folder on each server's
+``PYTHONPATH``, so Python imports it at start-up: cProfile then records the main thread (the
+event loop, where kithost's own work runs) until the server exits, and writes its stats to the
+file for ``python -m pstats``. cProfile slows Python-heavy code: read shares, not times.
+"""
+
+import atexit
+import cProfile
+import os
+
+_out = os.environ.get("BENCH_CPROFILE")
+if _out:
+    _profile = cProfile.Profile()
+
+    def _dump() -> None:
+        _profile.disable()
+        _profile.dump_stats(_out)
+
+    _profile.enable()
+    atexit.register(_dump)
