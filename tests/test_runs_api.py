@@ -116,7 +116,7 @@ def tuned_server(
 
 @pytest.fixture(params=["database", "redis"])
 def kithost(request: pytest.FixtureRequest, server: KithostProcess) -> KithostProcess:
-    """The module's server, or one with ``KITHOST_REDIS_URL`` (signals, and journal if any)."""
+    """The module's server, or one with ``KITHOST_REDIS_URL`` (journal on Redis Streams)."""
     if request.param == "redis":
         process: KithostProcess = request.getfixturevalue("redis_server")
         return process
