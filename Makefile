@@ -9,6 +9,8 @@ NODE_DIR := tests/node
 NODE_INSTALLED := $(NODE_DIR)/node_modules/.installed
 # The console's browser tests drive Debian's Chromium (Playwright cannot download its own here).
 CHROMIUM := /usr/bin/chromium
+# Two kithost processes behind a real load balancer (tests/test_runs_cluster.py): Debian's HAProxy.
+HAPROXY := /usr/sbin/haproxy
 
 .PHONY: serve test lint typecheck pytest screenshots bench lock clean docs-cli
 
@@ -28,6 +30,9 @@ $(NODE_INSTALLED): $(NODE_DIR)/package.json $(NODE_DIR)/package-lock.json
 $(CHROMIUM):
 	test -x $(CHROMIUM) || (apt-get update && apt-get install -y chromium)
 
+$(HAPROXY):
+	test -x $(HAPROXY) || (apt-get update && apt-get install -y haproxy)
+
 # The chat at http://127.0.0.1:8000 signs in with the demo sign-in (off unless this is set).
 # make serve PORT=8080 HOST=0.0.0.0 WORKFLOWS=./workflows: where to listen, which folder (read
 # from this command line only: shells often export HOST or PORT for other purposes). Any other
@@ -38,7 +43,7 @@ serve: $(INSTALLED)
 	KITHOST_DEMO_SIGNIN=true $(call given,WORKFLOWS,KITHOST_WORKFLOWS_DIR=$(WORKFLOWS)) \
 	  $(BIN)/kithost serve $(call given,HOST,--host $(HOST)) $(call given,PORT,--port $(PORT))
 
-test: $(INSTALLED) $(NODE_INSTALLED) $(CHROMIUM) lint typecheck pytest
+test: $(INSTALLED) $(NODE_INSTALLED) $(CHROMIUM) $(HAPROXY) lint typecheck pytest
 
 lint: $(INSTALLED)
 	$(BIN)/ruff check src tests bench
@@ -50,7 +55,7 @@ typecheck: $(INSTALLED)
 # Test files run in parallel, each whole on one worker (its module fixtures start its servers):
 # the work is mostly waiting on processes, so PYTEST_WORKERS beats the core count. 0 runs serially.
 PYTEST_WORKERS ?= 4
-pytest: $(INSTALLED) $(NODE_INSTALLED) $(CHROMIUM)
+pytest: $(INSTALLED) $(NODE_INSTALLED) $(CHROMIUM) $(HAPROXY)
 	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadfile
 
 # Benchmarks B1-B5 (B1-B4 against their anchors), one table (not part of `make test`; BENCHMARKS.md).
