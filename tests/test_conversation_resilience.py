@@ -11,10 +11,12 @@ from typing import Any
 import openai
 import pytest
 import redis
+from sqlalchemy import select
 
 from kithost.core.pagination import ListParams
 from kithost.core.stop_reason import INTERRUPTED_NOTICE
 from kithost.store.database import create_engine
+from kithost.store.tables import runs
 from kithost.store.threads import ThreadRepository
 from tests.support.chatkit_client import (
     ChatFactory,
@@ -28,6 +30,7 @@ from tests.support.chatkit_client import (
 )
 from tests.support.databases import fresh_database
 from tests.support.process import KithostProcess
+from tests.support.runs_client import forget_redis_keys
 
 # A slow, long echo: about 1 500 words, 30 ms apart (some 45 s if nobody stops it).
 SLOW = {"delay_ms": 30, "repeat": 500}
@@ -185,7 +188,8 @@ def test_a_server_killed_mid_stream_keeps_the_thread(
     assert items[3]["type"] == "assistant_message"
     assert kept.endswith(INTERRUPTED_NOTICE)
     partial = kept.removesuffix(INTERRUPTED_NOTICE).rstrip()
-    assert partial and streamed.startswith(partial)
+    assert partial
+    assert streamed.startswith(partial)
     assert texts(items)[4:] == [
         ("user_message", "after the restart"),
         ("assistant_message", "after the restart"),
@@ -205,10 +209,17 @@ def test_two_processes_share_cancels_and_the_rate_limit(
         try:
             _check_shared_state(first, second, session_ids)
         finally:
-            with redis.Redis.from_url(REDIS_URL) as store:
-                for session_id in session_ids:
-                    for key in store.scan_iter(match=f"*{session_id}*"):
-                        store.delete(key)
+            # Rate-limit keys name the session; runs' journals (Redis streams) name the run.
+            forget_redis_keys(REDIS_URL, [*session_ids, *asyncio.run(_run_ids(url))])
+
+
+async def _run_ids(database_url: str) -> list[str]:
+    engine = create_engine(database_url)
+    try:
+        async with engine.connect() as conn:
+            return list((await conn.execute(select(runs.c.id))).scalars())
+    finally:
+        await engine.dispose()
 
 
 def _check_shared_state(
