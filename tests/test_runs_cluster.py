@@ -157,6 +157,7 @@ class User:
 
     http: httpx.Client
     session: dict[str, Any]
+    made: list[str]  # the cluster's ids to clean up: every run this user starts joins it
 
     @property
     def name(self) -> str:
@@ -172,13 +173,20 @@ class User:
         with self.http.stream(
             "POST", f"{base}{CONVERSATION_PATH}", json=body, headers=headers
         ) as response:
+            self._started(response)
             yield RunStream(response)
 
     def post_turn(self, kind: str, base: str = "", **params: Any) -> httpx.Response:
         """A streaming request read whole (for refusals and quick turns)."""
         body = {"type": kind, "params": params}
         headers = {"Accept": "text/event-stream", "X-Kithost-Detach": "true"}
-        return self.http.post(f"{base}{CONVERSATION_PATH}", json=body, headers=headers)
+        response = self.http.post(f"{base}{CONVERSATION_PATH}", json=body, headers=headers)
+        self._started(response)
+        return response
+
+    def _started(self, response: httpx.Response) -> None:
+        if RUN_ID_HEADER in response.headers:
+            self.made.append(response.headers[RUN_ID_HEADER])
 
     @contextmanager
     def follow(self, run_id: str, after: int, base: str = "") -> Iterator[RunStream]:
@@ -212,8 +220,8 @@ class User:
 class Cluster:
     balancer: Balancer
     processes: dict[str, KithostProcess]  # by the balancer's name for each
-    made: list[str] = field(default_factory=list)  # session and run ids, for Redis clean-up
-    _stack: ExitStack = field(default_factory=ExitStack)
+    made: list[str]  # session and run ids, for the Redis clean-up
+    clients: ExitStack = field(default_factory=ExitStack)  # the users' HTTP clients
 
     @property
     def url(self) -> str:
@@ -242,8 +250,8 @@ class Cluster:
         )
         self.made.append(session["id"])
         headers = {"Authorization": f"Bearer {session['client_secret']}"}
-        http = self._stack.enter_context(httpx.Client(base_url=self.url, headers=headers))
-        return User(http, session)
+        http = self.clients.enter_context(httpx.Client(base_url=self.url, headers=headers))
+        return User(http, session, self.made)
 
 
 @pytest.fixture(params=[None, REDIS_URL], ids=["listen-notify", "redis"])
@@ -259,23 +267,24 @@ def cluster(redis_url: str | None, tmp_path: Path) -> Iterator[Callable[..., Clu
 
         def make(**env: str) -> Cluster:
             database_url = stack.enter_context(fresh_database("postgresql", tmp_path))
+            made: list[str] = []
             if redis_url is not None:
                 env["KITHOST_REDIS_URL"] = redis_url
+                # Once the processes are gone (LIFO), so that none writes a key afterwards.
+                stack.callback(_forget_redis_keys, redis_url, made)
             processes = {}
             for index in range(2):
                 workdir = tmp_path / f"kithost-{index}"
                 workdir.mkdir()
                 process = KithostProcess(database_url, workdir, env)
-                stack.callback(process.stop)  # before the database goes (LIFO)
+                stack.callback(process.stop)  # before the database goes
                 process.start()
                 processes[f"kithost-{process.port}"] = process
             backends = [Backend(name, p.port) for name, p in processes.items()]
             balancer = stack.enter_context(Balancer(backends, tmp_path))
-            made = Cluster(balancer, processes)
-            stack.enter_context(made._stack)
-            if redis_url is not None:
-                stack.callback(_forget_redis_keys, redis_url, made.made)
-            return made
+            made_cluster = Cluster(balancer, processes, made)
+            stack.enter_context(made_cluster.clients)
+            return made_cluster
 
         yield make
 
@@ -300,7 +309,6 @@ def test_a_run_resumed_through_the_balancer_continues_on_the_other_process(
     # Leaving the block closed the connection: detached, the run goes on where it started.
     owner = c.process_of(started)
     run_id = started.run_id
-    c.made.append(run_id)
     thread_id = started.of_type("thread.created")[0]["thread"]["id"]
     assert consecutive(started.ids, 1)
     assert user.run(run_id, base=owner.url)["status"] == "in_progress"
@@ -350,7 +358,6 @@ def test_a_run_whose_process_is_killed_is_interrupted_by_the_other(
         started.rest()
     assert started.dropped
     run_id = started.run_id
-    c.made.append(run_id)
     thread_id = started.of_type("thread.created")[0]["thread"]["id"]
 
     # Nobody asks: the survivor's lease keeper finds the lapsed lease on its own.
@@ -406,7 +413,6 @@ def test_sigterm_lets_the_running_answer_finish_then_exits(
         stream.until_deltas(10)
         owner = c.process_of(stream)
         survivor = c.other(owner)
-        c.made.append(stream.run_id)
         owner.terminate()
 
         # Draining: the health check says so (and the balancer moves on), new answers are
@@ -442,7 +448,6 @@ def test_sigterm_interrupts_an_answer_longer_than_the_drain(
     with user.turn("threads.create", input=user_input(WORDS)) as stream:
         stream.until_deltas(10)
         owner = c.process_of(stream)
-        c.made.append(stream.run_id)
         owner.terminate()
         stream.to_end()  # the server ends it: interrupted, with a retryable error
 
