@@ -177,15 +177,27 @@ class RunManager:
             return live.stopping and await live.wait_done(CANCEL_WAIT_SECONDS)
         if run.cancel_requested_at is None:
             return False
+        ended = await self._wait_until_finished(run)
+        return ended is None or ended.finished
+
+    async def _wait_until_finished(self, run: RunRecord) -> RunRecord | None:
+        """The run as it stands once it ended on another process, or after the cancel wait.
+
+        A run whose process turns out to be gone meanwhile is interrupted here.
+        """
         deadline = time.monotonic() + CANCEL_WAIT_SECONDS
+        current: RunRecord | None = run
         while time.monotonic() < deadline:
             with self.signals.watch(run.id) as woke:
                 current = await self.repo.get(run.id)
                 if current is None or current.finished:
-                    return True
+                    break
+                if self._orphaned(current):
+                    await self._interrupt_orphan(current)
+                    continue
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(woke.wait(), 0.25)
-        return False
+        return current
 
     def _orphaned(self, run: RunRecord) -> bool:
         """A run in progress whose process is gone: its lease lapsed, or it died on this host."""
@@ -353,19 +365,7 @@ class RunManager:
             return await self.repo.get(run.id) or run
         await self.repo.request_cancel(run.id, time.time())
         await self.signals.cancel_requested(run.id)
-        deadline = time.monotonic() + CANCEL_WAIT_SECONDS
-        current: RunRecord | None = run
-        while time.monotonic() < deadline:
-            with self.signals.watch(run.id) as woke:
-                current = await self.repo.get(run.id)
-                if current is None or current.finished:
-                    break
-                if self._orphaned(current):
-                    await self._interrupt_orphan(current)
-                    continue
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(woke.wait(), 0.25)
-        return current or run
+        return await self._wait_until_finished(run) or run
 
     def _on_cancel_signal(self, run_id: str) -> None:
         live = self._live.get(run_id)

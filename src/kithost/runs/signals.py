@@ -127,10 +127,7 @@ class PostgresSignals(Signals):
                     return
 
     async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await _cancel(self._task)
         if self._conn is not None:
             with contextlib.suppress(Exception):
                 await self._conn.close()  # type: ignore[attr-defined]
@@ -175,8 +172,12 @@ class RedisSignals(Signals):
                 return
 
     async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await _cancel(self._task)
         await self._redis.aclose()
+
+
+async def _cancel(task: asyncio.Task[None] | None) -> None:
+    if task is not None:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
