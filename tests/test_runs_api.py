@@ -8,6 +8,7 @@ second after it starts, ``SLOW`` (some 45 s) is always mid-answer until someone 
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -15,7 +16,10 @@ from typing import Any
 
 import openai
 import pytest
+from sqlalchemy import func, select
 
+from kithost.store.database import create_engine
+from kithost.store.tables import run_events
 from tests.support.chatkit_client import (
     BETA_HEADERS,
     ECHO,
@@ -544,6 +548,20 @@ def test_a_finished_runs_events_expire_after_the_retention(
     assert error["code"] == "run_events_expired"
     assert run_id in error["message"]
     assert client.run(run_id)["status"] == "completed"  # the run itself stays
+    # ... and its journal is deleted, not only hidden.
+    assert wait_until(lambda: asyncio.run(_journaled(tuned_server.database_url, run_id)) == 0)
+
+
+async def _journaled(database_url: str, run_id: str) -> int:
+    engine = create_engine(database_url)
+    try:
+        async with engine.connect() as conn:
+            query = (
+                select(func.count()).select_from(run_events).where(run_events.c.run_id == run_id)
+            )
+            return int((await conn.execute(query)).scalar_one())
+    finally:
+        await engine.dispose()
 
 
 # 9. a second process on the same PostgreSQL

@@ -390,7 +390,7 @@ class RunManager:
         for orphan in await self.repo.lapsed(now):
             if orphan.id not in self._live:
                 await self._interrupt_orphan(orphan)
-        if now - self._swept_until > self.events_ttl + SWEEP_EVERY_SECONDS:
+        if now - self._swept_until > self.events_ttl + min(SWEEP_EVERY_SECONDS, self.events_ttl):
             await self._sweep(now)
 
     async def _sweep(self, now: float) -> None:
