@@ -92,7 +92,8 @@ class AppBackend:
 def app_backend(server: KithostProcess) -> Iterator[tuple[str, AppBackend]]:
     """The app on its own origin: the page, ``/kithost-fetch.js`` from the docs, the backend."""
     backend = AppBackend(server, f"secrets-{time.monotonic_ns()}")
-    module = documented_kithost_fetch().encode()
+    # The block imports kithost's module from the docs' placeholder host: this kithost here.
+    module = documented_kithost_fetch().replace("https://chat.example.com", server.url).encode()
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:

@@ -53,17 +53,25 @@ async function errorFrom(response) {
   });
 }
 
-/** Split a `text/event-stream` body into its JSON events (`data:` lines). */
-export async function* sseEvents(body) {
+/**
+ * Split a `text/event-stream` body into its messages: `{ id, event }`, where `event` is the JSON
+ * of the `data:` lines and `id` the number of the `id:` line (a kithost run's sequence number,
+ * sent to clients that detach), or `null`.
+ */
+export async function* sseMessages(body) {
   const reader = body.pipeThrough(new TextDecoderStream()).getReader();
   let buffer = "";
   const parse = (block) => {
-    const data = block
-      .split(/\r?\n/)
-      .filter((line) => line.startsWith("data:"))
-      .map((line) => line.slice(line.startsWith("data: ") ? 6 : 5))
-      .join("\n");
-    return data ? JSON.parse(data) : null;
+    let id = null;
+    const data = [];
+    for (const line of block.split(/\r?\n/)) {
+      if (line.startsWith("data:")) data.push(line.slice(line.startsWith("data: ") ? 6 : 5));
+      else if (line.startsWith("id:")) {
+        const value = Number(line.slice(3).trim());
+        id = Number.isInteger(value) && value >= 0 ? value : null;
+      }
+    }
+    return data.length ? { id, event: JSON.parse(data.join("\n")) } : null;
   };
   try {
     for (;;) {
@@ -72,9 +80,9 @@ export async function* sseEvents(body) {
       buffer += value;
       let match;
       while ((match = /\r?\n\r?\n/.exec(buffer))) {
-        const event = parse(buffer.slice(0, match.index));
+        const message = parse(buffer.slice(0, match.index));
         buffer = buffer.slice(match.index + match[0].length);
-        if (event) yield event;
+        if (message) yield message;
       }
     }
     const last = parse(buffer);
@@ -82,6 +90,11 @@ export async function* sseEvents(body) {
   } finally {
     reader.releaseLock();
   }
+}
+
+/** Split a `text/event-stream` body into its JSON events (`data:` lines). */
+export async function* sseEvents(body) {
+  for await (const message of sseMessages(body)) yield message.event;
 }
 
 /**
@@ -172,13 +185,24 @@ export class ChatKitClient {
     return this.#send(url, init, secret);
   }
 
-  async #post(body, { signal, accept = "application/json" } = {}) {
+  async #post(body, { signal, accept = "application/json", headers = {} } = {}) {
     const response = await this.#send(this.url, {
       method: "POST",
-      headers: { "Content-Type": "application/json", Accept: accept },
+      headers: { "Content-Type": "application/json", Accept: accept, ...headers },
       body: JSON.stringify(body),
       signal,
     });
+    if (!response.ok) throw await errorFrom(response);
+    return response;
+  }
+
+  /** A kithost runs path (an extension), next to the conversation endpoint. */
+  #runsUrl(path) {
+    return new URL(path, this.url).href;
+  }
+
+  async #call(path, { method = "GET", headers = {}, signal } = {}) {
+    const response = await this.#send(this.#runsUrl(path), { method, headers, signal });
     if (!response.ok) throw await errorFrom(response);
     return response;
   }
@@ -191,8 +215,44 @@ export class ChatKitClient {
 
   /** A streaming request: yields its events until the server closes the stream. */
   async *stream(type, params, { signal } = {}) {
-    const response = await this.#post({ type, params }, { signal, accept: "text/event-stream" });
-    yield* sseEvents(response.body);
+    const { messages } = await this.openStream(type, params, { signal });
+    for await (const message of messages) yield message.event;
+  }
+
+  /**
+   * A streaming request, resolved once the server accepted it: `{ runId, messages }`.
+   * `runId` is kithost's `X-Kithost-Run-Id` (null from a server without runs); `messages`
+   * yields `{ id, event }`. With `detach`, closing the connection leaves the run going
+   * (`X-Kithost-Detach: true`): the run is stopped only by `cancelRun`.
+   */
+  async openStream(type, params, { signal, detach = false } = {}) {
+    const response = await this.#post(
+      { type, params },
+      { signal, accept: "text/event-stream", headers: detach ? { "X-Kithost-Detach": "true" } : {} },
+    );
+    return { runId: response.headers.get("X-Kithost-Run-Id"), messages: sseMessages(response.body) };
+  }
+
+  /** Follow a run (kithost): its events after `after`, then live until it ends. */
+  async followRun(runId, after = 0, { signal } = {}) {
+    const response = await this.#call(`runs/${encodeURIComponent(runId)}/events`, {
+      headers: { Accept: "text/event-stream", "Last-Event-ID": String(after) },
+      signal,
+    });
+    return { runId, messages: sseMessages(response.body) };
+  }
+
+  /** Stop a run (kithost), wherever it executes; resolves to the run once it ended. */
+  async cancelRun(runId) {
+    const response = await this.#call(`runs/${encodeURIComponent(runId)}/cancel`, { method: "POST" });
+    return response.json();
+  }
+
+  /** The thread's newest run (kithost), or null when it has none. */
+  async latestRun(threadId, { signal } = {}) {
+    const response = await this.#call(`threads/${encodeURIComponent(threadId)}/runs?limit=1`, { signal });
+    const page = await response.json();
+    return page.data?.[0] ?? null;
   }
 
   /** Upload a file; resolves to the attachment to name in `input.attachments`. */

@@ -18,6 +18,13 @@ const STYLESHEET = new URL("./kithost-chat.css", import.meta.url).href;
 const THREAD_PAGE = 100;
 const THREAD_LIST_PAGE = 30;
 const MAX_THREAD_PAGES = 20;
+// Where the element notes, per thread, the run it follows (shared by the origin's tabs).
+const RUN_KEY = "kithost-chat.run.";
+// After a Stop's cancel, how long the stream may take to deliver its last events and close.
+const CANCEL_GRACE_MS = 2000;
+// Pauses before following a run again after the connection dropped (the last one repeats).
+const RECONNECT_DELAYS_MS = [250, 500, 1000, 2000, 4000, 8000];
+const RECONNECT_ATTEMPTS = 12;
 
 const DEFAULT_OPTIONS = {
   history: { enabled: true, showDelete: true, showRename: true },
@@ -52,6 +59,23 @@ function imageSource(url) {
   return safeHref(url);
 }
 
+function sameItem(a, b) {
+  return JSON.stringify(a) === JSON.stringify(b);
+}
+
+/** A network failure (fetch's TypeError), as opposed to an answer, an abort or a bad body. */
+function dropped(error) {
+  return error instanceof TypeError;
+}
+
+function runStore() {
+  try {
+    return window.localStorage;
+  } catch {
+    return null; // storage is off for this page (sandboxed frame, privacy settings)
+  }
+}
+
 function plainText(item) {
   return (item.content || [])
     .map((part) => part.text || "")
@@ -83,7 +107,6 @@ export class KithostChat extends HTMLElement {
 
   /** Replace all options (as chatkit-js's `setOptions` does) and start over. */
   setOptions(options) {
-    if (this.#stream) this.#stopStream();
     this.#options = merge(DEFAULT_OPTIONS, options);
     const api = this.#options.api || {};
     this.#client = new ChatKitClient(api);
@@ -249,6 +272,7 @@ export class KithostChat extends HTMLElement {
 
   async #start() {
     const generation = ++this.#generation;
+    if (this.#stream) this.#detachStream();
     this.#hideBanner();
     this.#clearMessages();
     this.#threadId = null;
@@ -513,7 +537,8 @@ export class KithostChat extends HTMLElement {
   }
 
   #newChat() {
-    if (this.#stream) this.#stopStream();
+    // An answer still being written goes on; opening its thread again follows it.
+    if (this.#stream) this.#detachStream();
     this.#threadId = null;
     this.#thread = null;
     this.#clearMessages();
@@ -526,8 +551,10 @@ export class KithostChat extends HTMLElement {
   }
 
   async #openThread(threadId) {
-    if (this.#stream) this.#stopStream();
+    if (this.#stream) this.#detachStream();
     this.#emit("chatkit.thread.load.start", { threadId });
+    // Asked before the items: a run that ends in between is then in the items, not missed.
+    const running = await this.#runningRun(threadId);
     const thread = await this.#client.request("threads.get_by_id", { thread_id: threadId });
     const items = [...thread.items.data];
     let { has_more: hasMore, after } = thread.items;
@@ -553,6 +580,59 @@ export class KithostChat extends HTMLElement {
     this.#emit("chatkit.thread.load.end", { threadId });
     this.#emit("chatkit.thread.change", { threadId });
     this.#updateComposer();
+    if (running && this.#threadId === thread.id && !this.#stream) {
+      // An answer is being written (here before a reload, in another tab, …): follow it from
+      // its first event, on top of the items just shown.
+      this.#followRun(running.runId, thread.id, new Set(items.map((item) => item.id)));
+    }
+  }
+
+  /** The run in progress on the thread, if any (kithost's runs; other servers have none). */
+  async #runningRun(threadId) {
+    if (!this.#resumable()) return null;
+    try {
+      const run = await this.#client.latestRun(threadId);
+      if (run && run.status === "in_progress") return { runId: run.id };
+      this.#forgetRun(threadId);
+      return null;
+    } catch {
+      // Runs could not be asked about (rate limit, a proxy without them): the run this browser
+      // last followed on the thread, if any; its events say whether it is still going.
+      return this.#savedRun(threadId);
+    }
+  }
+
+  #resumable() {
+    return this.#options?.api?.resumable !== false;
+  }
+
+  #savedRun(threadId) {
+    try {
+      const saved = JSON.parse(runStore()?.getItem(RUN_KEY + threadId) || "null");
+      return saved && typeof saved.runId === "string" ? saved : null;
+    } catch {
+      return null;
+    }
+  }
+
+  #saveRun(stream) {
+    if (!stream.runId || !stream.threadId) return;
+    const value = JSON.stringify({ runId: stream.runId, lastEventId: stream.lastEventId });
+    try {
+      runStore()?.setItem(RUN_KEY + stream.threadId, value);
+    } catch {
+      // A full or refused storage only costs the fallback above.
+    }
+  }
+
+  #forgetRun(threadId, runId = null) {
+    if (!threadId) return;
+    if (runId && this.#savedRun(threadId)?.runId !== runId) return;
+    try {
+      runStore()?.removeItem(RUN_KEY + threadId);
+    } catch {
+      // as above
+    }
   }
 
   #setLocked(status) {
@@ -974,6 +1054,7 @@ export class KithostChat extends HTMLElement {
 
   #updateComposer() {
     const busy = Boolean(this.#stream);
+    this.#els.stop.disabled = Boolean(this.#stream?.stopped);
     const uploading = this.#attachments.some((a) => a.status === "uploading");
     const ready = this.#attachments.some((a) => a.status === "ready");
     const blocked = this.#cancelled || this.#locked || !this.#client;
@@ -1113,29 +1194,140 @@ export class KithostChat extends HTMLElement {
 
   // ---------------------------------------------------------------- streaming
 
-  /** Run a streaming request; resolves true when the server accepted it. */
-  async #runStream(type, params, { pending = null } = {}) {
-    if (this.#stream) return false;
-    const stream = { controller: new AbortController(), stopped: false, allowCancel: true, open: new Set(), pending };
+  #newStream({ pending = null, runId = null, threadId = null, known = null }) {
+    const stream = {
+      controller: new AbortController(),
+      detach: this.#resumable(), // closing the connection leaves the run going
+      runId, // kithost's run: what Stop cancels and a dropped connection follows again
+      threadId,
+      lastEventId: 0,
+      known: known || new Set(), // items already shown whose replayed events are stale
+      opened: false,
+      ended: false,
+      stopped: false,
+      detached: false,
+      reload: false,
+      allowCancel: true,
+      open: new Set(),
+      pending,
+      wake: null,
+    };
     this.#stream = stream;
     this.#updateComposer();
     this.#emit("chatkit.response.start");
+    return stream;
+  }
+
+  /** Run a streaming request; resolves true when the server accepted it. */
+  async #runStream(type, params, { pending = null } = {}) {
+    if (this.#stream) return false;
+    const stream = this.#newStream({ pending, threadId: this.#threadId });
     let accepted = false;
     try {
-      for await (const event of this.#client.stream(type, params, { signal: stream.controller.signal })) {
-        accepted = true;
-        this.#handleEvent(event, stream);
-      }
+      const { runId, messages } = await this.#client.openStream(type, params, {
+        signal: stream.controller.signal,
+        detach: stream.detach,
+      });
+      accepted = true;
+      this.#opened(stream, runId);
+      await this.#consume(stream, messages);
     } catch (error) {
-      if (!stream.stopped) {
-        if (accepted) this.#fail(error, { inline: true });
-        else this.#fail(error, { inline: !(error instanceof ChatKitError && error.status === 401) });
-      }
+      await this.#streamFailed(stream, error, accepted);
     } finally {
+      this.#endStream(stream, accepted);
+    }
+    if (accepted && !stream.detached) await this.#maybeRunClientTool();
+    return accepted;
+  }
+
+  /** Follow a run that this view did not start, from its first event. */
+  async #followRun(runId, threadId, known) {
+    const stream = this.#newStream({ runId, threadId, known });
+    try {
+      const { messages } = await this.#client.followRun(runId, 0, { signal: stream.controller.signal });
+      this.#opened(stream, runId);
+      await this.#consume(stream, messages);
+    } catch (error) {
+      await this.#streamFailed(stream, error, true);
+    } finally {
+      this.#endStream(stream, true);
+    }
+  }
+
+  #opened(stream, runId) {
+    stream.opened = true;
+    stream.runId = runId || null;
+    this.#saveRun(stream);
+    // Stop was pressed before the server answered: now there is a run to cancel.
+    if (stream.stopped && stream.runId) this.#cancel(stream);
+    else if (stream.stopped) stream.controller.abort();
+  }
+
+  async #consume(stream, messages) {
+    for await (const { id, event } of messages) {
+      if (stream.detached) return;
+      this.#handleEvent(event, stream);
+      if (id !== null) {
+        stream.lastEventId = id;
+        this.#saveRun(stream);
+      }
+    }
+    stream.ended = true;
+  }
+
+  async #streamFailed(stream, error, accepted) {
+    if (stream.stopped || stream.detached) return;
+    if (accepted && stream.runId && stream.detach && dropped(error)) {
+      if (await this.#reconnect(stream)) return;
+    }
+    if (accepted) this.#fail(error, { inline: true });
+    else this.#fail(error, { inline: !(error instanceof ChatKitError && error.status === 401) });
+  }
+
+  /**
+   * The connection dropped while the run goes on: follow it again after the last event seen,
+   * with growing pauses. True once the run was followed to its end (or the user moved on).
+   */
+  async #reconnect(stream) {
+    for (let attempt = 0; attempt < RECONNECT_ATTEMPTS; attempt++) {
+      this.#els.status.textContent = "Connection lost. Reconnecting…";
+      this.#els.status.hidden = false;
+      const delay = RECONNECT_DELAYS_MS[Math.min(attempt, RECONNECT_DELAYS_MS.length - 1)];
+      await new Promise((resolve) => {
+        stream.wake = resolve;
+        setTimeout(resolve, delay);
+      });
+      stream.wake = null;
+      if (stream.stopped || stream.detached) return true;
+      const seen = stream.lastEventId;
+      try {
+        const { messages } = await this.#client.followRun(stream.runId, seen, {
+          signal: stream.controller.signal,
+        });
+        this.#els.status.hidden = true;
+        await this.#consume(stream, messages);
+        return true;
+      } catch (error) {
+        if (stream.stopped || stream.detached) return true;
+        if (error instanceof ChatKitError && (error.status === 404 || error.status === 410)) {
+          // The run's events are gone: the thread's items are the record; show them.
+          stream.reload = true;
+          return true;
+        }
+        if (!dropped(error)) return false;
+        if (stream.lastEventId > seen) attempt = -1; // it got further: start the pauses over
+      }
+    }
+    return false;
+  }
+
+  #endStream(stream, accepted) {
+    const current = this.#stream === stream;
+    if (current) {
       for (const itemId of stream.open) {
+        this.#flushRender(itemId); // first: it replaces the item's element
         const entry = this.#items.get(itemId);
         if (!entry) continue;
-        this.#flushRender(itemId);
         entry.el.classList.remove("kc-streaming");
         if (stream.stopped) entry.el.classList.add("kc-stopped");
       }
@@ -1143,22 +1335,55 @@ export class KithostChat extends HTMLElement {
       this.#els.status.hidden = true;
       this.#stream = null;
       this.#updateComposer();
-      this.#emit("chatkit.response.end");
     }
-    if (accepted) await this.#maybeRunClientTool();
-    return accepted;
+    if (stream.ended || stream.stopped) this.#forgetRun(stream.threadId, stream.runId);
+    if (!stream.detached) this.#emit("chatkit.response.end");
+    if (current && stream.reload && this.#threadId) {
+      this.#openThread(this.#threadId).catch((error) => this.#fail(error));
+    }
   }
 
+  /** Stop: kithost's run is cancelled (its partial answer kept); elsewhere the request aborts. */
   #stopStream() {
     const stream = this.#stream;
-    if (!stream) return;
+    if (!stream || stream.stopped) return;
     stream.stopped = true;
+    stream.wake?.();
+    this.#updateComposer();
+    if (stream.runId) this.#cancel(stream);
+    else if (stream.opened || !stream.detach) stream.controller.abort();
+    // else the request is on its way: the run is cancelled as soon as its id is known
+  }
+
+  async #cancel(stream) {
+    try {
+      await this.#client.cancelRun(stream.runId);
+    } catch {
+      stream.controller.abort(); // the connection is all there is to stop
+      return;
+    }
+    // The run has ended, so its stream closes by itself once its last events are here.
+    setTimeout(() => stream.controller.abort(), CANCEL_GRACE_MS);
+  }
+
+  /** Leave the answer being written: the view moves on, the run goes on (kithost). */
+  #detachStream() {
+    const stream = this.#stream;
+    if (!stream) return;
+    stream.detached = true;
+    stream.wake?.();
     stream.controller.abort();
+    this.#stream = null;
+    this.#els.status.hidden = true;
+    this.#updateComposer();
+    this.#emit("chatkit.response.end");
   }
 
   #handleEvent(event, stream) {
     switch (event.type) {
       case "thread.created":
+        stream.threadId = event.thread.id;
+        if (this.#threadId === event.thread.id) break; // a replay: the thread is open already
         this.#threadId = event.thread.id;
         this.#thread = event.thread;
         this.#setTitle(event.thread.title);
@@ -1174,6 +1399,7 @@ export class KithostChat extends HTMLElement {
         this.#upsertThreadRow(event.thread);
         break;
       case "thread.item.added":
+        if (stream.known.has(event.item.id)) break; // shown complete: its replay is stale
         if (event.item.type === "user_message" && stream.pending) {
           stream.pending.remove();
           stream.pending = null;
@@ -1183,6 +1409,7 @@ export class KithostChat extends HTMLElement {
         this.#els.status.hidden = true;
         break;
       case "thread.item.updated":
+        if (stream.known.has(event.item_id)) break;
         this.#applyUpdate(event.item_id, event.update);
         break;
       case "thread.item.done":
@@ -1191,12 +1418,14 @@ export class KithostChat extends HTMLElement {
           stream.pending.remove();
           stream.pending = null;
         }
+        stream.known.delete(event.item.id);
         stream.open.delete(event.item.id);
         this.#renderQueued.delete(event.item.id);
-        this.#upsertItem(event.item);
+        if (!this.#shownAs(event.item)) this.#upsertItem(event.item);
         this.#els.status.hidden = true;
         break;
       case "thread.item.removed":
+        stream.known.delete(event.item_id);
         stream.open.delete(event.item_id);
         this.#removeItem(event.item_id);
         break;
@@ -1228,6 +1457,12 @@ export class KithostChat extends HTMLElement {
       default:
         this.#emit("chatkit.log", { name: "unknown_event", data: event });
     }
+  }
+
+  /** The item is on screen, complete, exactly so (a replayed `done`): nothing to redraw. */
+  #shownAs(item) {
+    const entry = this.#items.get(item.id);
+    return Boolean(entry) && !entry.el.classList.contains("kc-streaming") && sameItem(entry.item, item);
   }
 
   #applyUpdate(itemId, update) {
