@@ -14,14 +14,17 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, suppress
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from playwright.sync_api import Browser, Page, Request, expect
 
+from kithost.core.stop_reason import INTERRUPTED_NOTICE
 from tests.support.browser import (
     ADMIN_HEADERS,
     ConsoleUser,
@@ -31,6 +34,7 @@ from tests.support.browser import (
     thread_items,
     user_threads,
 )
+from tests.support.databases import fresh_database
 from tests.support.process import KithostProcess
 
 expect.set_options(timeout=20_000)
@@ -103,6 +107,11 @@ def new_page(browser: Browser) -> Iterator[Callable[[], Page]]:
 @pytest.fixture
 def page(new_page: Callable[[], Page]) -> Page:
     return new_page()
+
+
+@pytest.fixture
+def user(page: Page, console_server: KithostProcess) -> ConsoleUser:
+    return ConsoleUser(page, console_server.url)
 
 
 def unique(name: str) -> str:
@@ -267,9 +276,50 @@ def test_a_dropped_connection_resumes_after_the_last_event(
     assert saved_answers(console_server.url, thread["id"]) == [FULL_ANSWER]
 
 
-@pytest.fixture
-def user(page: Page, console_server: KithostProcess) -> ConsoleUser:
-    return ConsoleUser(page, console_server.url)
+@contextmanager
+def database_of_its_own(backend: str, workdir: Path) -> Iterator[str]:
+    """A fresh database, made and dropped on a thread of its own: Playwright's sync API marks
+    this thread's event loop as running, and PostgreSQL's setup runs ``asyncio.run``."""
+    database = fresh_database(backend, workdir)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        url = pool.submit(database.__enter__).result()
+        try:
+            yield url
+        finally:
+            pool.submit(database.__exit__, None, None, None).result()
+
+
+def test_a_server_killed_mid_answer_leaves_the_answer_marked_interrupted(
+    page: Page, backend: str, tmp_path: Path
+) -> None:
+    """SIGKILL while the element streams, then a restart on the same port: the element follows
+    the run again, and the bubble ends as what the restarted server saved, with its note."""
+    with database_of_its_own(backend, tmp_path) as database_url:
+        server = KithostProcess(database_url, tmp_path, {"KITHOST_DEMO_SIGNIN": "true"}).start()
+        try:
+            user = ConsoleUser(page, server.url)
+            name = unique("crash")
+            user.sign_in(name, "wf_kithost_echo", SLOW)
+            user.send(MESSAGE)
+            answer = user.assistant_messages.last
+            expect(answer).to_contain_text("alpha beta gamma delta alpha beta gamma")
+            server.kill()
+            server.start()
+            expect(answer).to_contain_text(INTERRUPTED_NOTICE, timeout=ANSWER_TIMEOUT)
+            expect(answer).not_to_have_class(STREAMING)
+            expect(user.assistant_messages).to_have_count(1)
+            expect(page.get_by_role("button", name="Send")).to_be_visible()
+
+            thread = only_thread(server.url, name)
+            [run] = thread_runs(server.url, thread["id"])
+            assert run["status"] == "interrupted"
+            [saved] = saved_answers(server.url, thread["id"])
+            assert saved.startswith("alpha beta gamma delta alpha")
+            assert saved.endswith(INTERRUPTED_NOTICE)
+            shown = answer.locator(".kc-markdown").text_content() or ""
+            assert re.sub(r"\s+", "", shown) == re.sub(r"\s+", "", saved)
+        finally:
+            server.stop()
 
 
 # ---------------------------------------------------------------------------- a dropping network

@@ -1340,6 +1340,19 @@ export class KithostChat extends HTMLElement {
     if (!stream.detached) this.#emit("chatkit.response.end");
     if (current && stream.reload && this.#threadId) {
       this.#openThread(this.#threadId).catch((error) => this.#fail(error));
+    } else if (current && stream.ended && stream.runId && !stream.stopped && stream.open.size) {
+      // The run ended without finishing these items: stopped elsewhere, or cut short by a
+      // server that died (its partial answer is saved with a note). Show what was saved.
+      this.#showSaved(stream.threadId, stream.open).catch(() => {});
+    }
+  }
+
+  /** Replace items on screen with the thread's saved versions (the newest items). */
+  async #showSaved(threadId, ids) {
+    const page = await this.#client.request("items.list", { thread_id: threadId, order: "desc", limit: 20 });
+    if (this.#threadId !== threadId || this.#stream) return;
+    for (const item of page.data) {
+      if (ids.has(item.id)) this.#upsertItem(item);
     }
   }
 
