@@ -146,6 +146,9 @@ def serve(
     """Migrate, make a first admin key if none exists, and serve the API."""
     import uvicorn
 
+    from kithost.serving import uvicorn_options
+    from kithost.serving.log_redaction import redact_handlers
+
     settings = Settings()
     overrides = {k: v for k, v in {"host": host, "port": port}.items() if v is not None}
     settings = settings.model_copy(update=overrides)
@@ -159,6 +162,7 @@ def serve(
     typer.echo(f"kithost is serving on {base_url} (database: {_database_label(settings)})")
     logging.basicConfig(level=settings.log_level.upper())
     logging.getLogger("alembic").setLevel(logging.WARNING)
+    redact_handlers(logging.getLogger().handlers)  # signed links never reach a log
     # For `kithost workflows reload` (uvicorn serves in this process); removed on the way out.
     with pid_file(settings.data_dir):
         uvicorn.run(
@@ -169,6 +173,7 @@ def serve(
             workers=workers,
             log_level=settings.log_level,
             proxy_headers=True,
+            **uvicorn_options(settings),  # read deadlines, keep-alive, redacted logs
             # After the drain (app.drain_on_terminate) only followers of other processes' runs
             # can still be connected; they reconnect elsewhere.
             timeout_graceful_shutdown=5,

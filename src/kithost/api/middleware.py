@@ -13,6 +13,7 @@ import secrets
 import time
 
 from starlette.datastructures import MutableHeaders
+from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from kithost.api.errors import INTERNAL_ERROR_MESSAGE, envelope
@@ -45,6 +46,15 @@ class RequestContextMiddleware:
 
         try:
             await self.app(scope, receive, send_with_id)
+        except ClientDisconnect:
+            # The client hung up (or was cut off for sending too slowly) before its whole body
+            # arrived: nobody is left to answer, and nothing went wrong on this side.
+            log.info(
+                "client gone before its request body arrived: %s %s (request %s)",
+                scope["method"],
+                scope["path"],
+                request_id,
+            )
         except Exception:
             log.exception(
                 "unhandled error on %s %s (request %s)", scope["method"], scope["path"], request_id
