@@ -27,6 +27,7 @@ from kithost.api import (
 from kithost.api.cors import BrowserCORS
 from kithost.api.errors import install_error_handlers
 from kithost.api.middleware import RequestContextMiddleware
+from kithost.api.openapi import install_openapi
 from kithost.services import Services, open_services
 from kithost.settings import Settings
 
@@ -61,6 +62,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         openapi_url="/v1/openapi.json",
     )
     install_error_handlers(app)
+    install_openapi(app, resolved.require_beta_header)
     app.add_middleware(BrowserCORS, origins=resolved.cors_origins)
     app.add_middleware(RequestContextMiddleware)
     for router in (

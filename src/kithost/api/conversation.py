@@ -10,14 +10,21 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Request
 from fastapi.responses import Response, StreamingResponse
 
+from kithost.api import openapi_schemas as wire
 from kithost.api.deps import AppServices, ClientContext
+from kithost.api.openapi import conversation_responses, json_request
 from kithost.api.run_streams import RUN_ID_HEADER, SSE_HEADERS, run_events, wants_detach
 from kithost.conversation.service import StreamingTurn
 
 router = APIRouter()
 
 
-@router.post("/v1/chatkit/conversation")
+@router.post(
+    "/v1/chatkit/conversation",
+    operation_id="chatkit.conversation",
+    responses=conversation_responses(),
+    openapi_extra=json_request(wire.ConversationRequest, "ChatKitRequest"),
+)
 async def conversation(
     request: Request,
     services: AppServices,

@@ -9,7 +9,9 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 from starlette.datastructures import UploadFile
 
+from kithost.api import openapi_schemas as wire
 from kithost.api.deps import AppServices, ClientContext, public_base_url
+from kithost.api.openapi import BINARY, bytes_response, multipart_request, ok, upload_bytes_request
 from kithost.core.errors import InvalidRequest, NotFound
 from kithost.core.signing import content_path, upload_path
 from kithost.core.uploads import IMAGE_MIME_TYPES, normalise_mime_type
@@ -62,7 +64,12 @@ async def _file_part(request: Request, max_bytes: int) -> UploadFile:
     return file
 
 
-@router.post("")
+@router.post(
+    "",
+    operation_id="beta.chatkit.upload_file",
+    responses=ok(wire.ChatKitUploadedFile, 400, 403, name="ChatKitUploadedFile"),
+    openapi_extra=multipart_request({"file": BINARY}, ["file"]),
+)
 async def upload_file(request: Request, services: AppServices, context: ClientContext) -> Any:
     """Direct upload (hosted ``/v1/chatkit/files``, chatkit-js ``direct`` strategy)."""
     file = await _file_part(request, services.uploads_policy.max_bytes(context.session))
@@ -86,7 +93,18 @@ async def upload_file(request: Request, services: AppServices, context: ClientCo
     return _wire(attachment)
 
 
-@router.api_route("/{attachment_id}/upload", methods=["POST", "PUT"])
+@router.post(
+    "/{attachment_id}/upload",
+    operation_id="beta.chatkit.files.upload_bytes",
+    responses=ok(wire.ChatKitUploadedFile, 400, 401, 409, name="ChatKitUploadedFile"),
+    openapi_extra=upload_bytes_request(),
+)
+@router.put(
+    "/{attachment_id}/upload",
+    operation_id="beta.chatkit.files.upload_bytes_put",
+    responses=ok(wire.ChatKitUploadedFile, 400, 401, 409, name="ChatKitUploadedFile"),
+    openapi_extra=upload_bytes_request(),
+)
 async def upload_file_bytes(
     attachment_id: str,
     request: Request,
@@ -114,7 +132,11 @@ async def upload_file_bytes(
     return _wire(attachment)
 
 
-@router.get("/{attachment_id}/content")
+@router.get(
+    "/{attachment_id}/content",
+    operation_id="beta.chatkit.files.content",
+    responses=bytes_response("The file's bytes, as uploaded.", "*/*"),
+)
 async def file_content(
     attachment_id: str,
     services: AppServices,

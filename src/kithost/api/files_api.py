@@ -9,7 +9,9 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 from starlette.datastructures import UploadFile
 
+from kithost.api import openapi_schemas as wire
 from kithost.api.deps import AdminKeyOnly, AppServices
+from kithost.api.openapi import BINARY, FILE_PURPOSE, bytes_response, multipart_request, ok
 from kithost.api.retrieval_wire import file_wire
 from kithost.core.errors import InvalidRequest, missing_parameter
 from kithost.core.pagination import ListParams, Order
@@ -26,7 +28,12 @@ async def _chunks(file: UploadFile) -> AsyncIterator[bytes]:
         yield chunk
 
 
-@router.post("")
+@router.post(
+    "",
+    operation_id="files.create",
+    responses=ok(wire.FileObject),
+    openapi_extra=multipart_request({"file": BINARY, "purpose": FILE_PURPOSE}, ["file", "purpose"]),
+)
 async def upload_file(request: Request, services: AppServices) -> Any:
     try:
         form = await request.form(max_files=1, max_fields=8)
@@ -49,7 +56,7 @@ async def upload_file(request: Request, services: AppServices) -> Any:
     return file_wire(record)
 
 
-@router.get("")
+@router.get("", operation_id="files.list", responses=ok(wire.FileList))
 async def list_files(
     services: AppServices,
     limit: Annotated[int, Query(ge=1, le=MAX_LIST_LIMIT)] = MAX_LIST_LIMIT,
@@ -65,18 +72,22 @@ async def list_files(
     return page.to_wire(file_wire)
 
 
-@router.get("/{file_id}")
+@router.get("/{file_id}", operation_id="files.retrieve", responses=ok(wire.FileObject, 404))
 async def retrieve_file(file_id: str, services: AppServices) -> Any:
     return file_wire(await services.retrieval.get_file(file_id))
 
 
-@router.delete("/{file_id}")
+@router.delete("/{file_id}", operation_id="files.delete", responses=ok(wire.FileDeleted, 404))
 async def delete_file(file_id: str, services: AppServices) -> Any:
     await services.retrieval.delete_file(file_id)
     return {"id": file_id, "object": "file", "deleted": True}
 
 
-@router.get("/{file_id}/content")
+@router.get(
+    "/{file_id}/content",
+    operation_id="files.content",
+    responses=bytes_response("The file's bytes.", "application/octet-stream", 400, 404),
+)
 async def file_content(file_id: str, services: AppServices) -> Response:
     """As on OpenAI, files kept for file search (``assistants``) cannot be downloaded."""
     record = await services.retrieval.get_file(file_id)

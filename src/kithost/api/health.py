@@ -10,11 +10,12 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
 from kithost.api.deps import AppServices
+from kithost.api.openapi import health_responses
 
 router = APIRouter()
 
 
-@router.get("/healthz")
+@router.get("/healthz", operation_id="healthz", responses=health_responses())
 async def healthz(services: AppServices) -> Any:
     if services.runs.draining:
         # Shutting down (SIGTERM): a load balancer should send new requests elsewhere.

@@ -12,8 +12,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import StreamingResponse
 
+from kithost.api import openapi_schemas as wire
 from kithost.api.deps import AppServices, client_context, require_admin_key
 from kithost.api.listing import ListQuery
+from kithost.api.openapi import EITHER_CREDENTIAL, event_stream_responses, ok
 from kithost.api.run_streams import RUN_ID_HEADER, SSE_HEADERS, run_events
 from kithost.core.admin_auth import bearer_token
 from kithost.core.errors import InvalidRequest, NotFound
@@ -57,19 +59,34 @@ async def _visible_run(run_id: str, caller: Caller, services: AppServices) -> Ru
     return run
 
 
-@router.get("/v1/chatkit/runs/{run_id}")
+@router.get(
+    "/v1/chatkit/runs/{run_id}",
+    operation_id="beta.chatkit.runs.retrieve",
+    responses=ok(wire.ChatKitRun, 404),
+    openapi_extra=EITHER_CREDENTIAL,
+)
 async def retrieve_run(run_id: str, caller: RunCaller, services: AppServices) -> Any:
     return (await _visible_run(run_id, caller, services)).to_wire()
 
 
-@router.post("/v1/chatkit/runs/{run_id}/cancel")
+@router.post(
+    "/v1/chatkit/runs/{run_id}/cancel",
+    operation_id="beta.chatkit.runs.cancel",
+    responses=ok(wire.ChatKitRun, 404),
+    openapi_extra=EITHER_CREDENTIAL,
+)
 async def cancel_run(run_id: str, caller: RunCaller, services: AppServices) -> Any:
     """Stop the run as the Stop button does (its partial answer kept); idempotent."""
     run = await _visible_run(run_id, caller, services)
     return (await services.runs.cancel(run)).to_wire()
 
 
-@router.get("/v1/chatkit/runs/{run_id}/events")
+@router.get(
+    "/v1/chatkit/runs/{run_id}/events",
+    operation_id="beta.chatkit.runs.events",
+    responses=event_stream_responses(404, 410),
+    openapi_extra=EITHER_CREDENTIAL,
+)
 async def follow_run(
     run_id: str,
     caller: RunCaller,
@@ -89,7 +106,12 @@ async def follow_run(
     return StreamingResponse(body, media_type="text/event-stream", headers=headers)
 
 
-@router.get("/v1/chatkit/threads/{thread_id}/runs")
+@router.get(
+    "/v1/chatkit/threads/{thread_id}/runs",
+    operation_id="beta.chatkit.threads.list_runs",
+    responses=ok(wire.ChatKitRunList, 404),
+    openapi_extra=EITHER_CREDENTIAL,
+)
 async def list_thread_runs(
     thread_id: str, caller: RunCaller, services: AppServices, params: ListQuery
 ) -> Any:

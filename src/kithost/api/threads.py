@@ -6,15 +6,17 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 
+from kithost.api import openapi_schemas as wire
 from kithost.api.deps import AdminKey, AppServices, public_base_url
 from kithost.api.listing import ListQuery
+from kithost.api.openapi import ok
 from kithost.core.traces import traces_to_wire
 from kithost.core.validation import check_text
 
 router = APIRouter(prefix="/v1/chatkit/threads", dependencies=[AdminKey])
 
 
-@router.get("")
+@router.get("", operation_id="beta.chatkit.threads.list", responses=ok(wire.ChatKitThreadList))
 async def list_threads(
     services: AppServices,
     params: ListQuery,
@@ -27,26 +29,42 @@ async def list_threads(
     return page.to_wire(lambda thread: thread.to_wire())
 
 
-@router.get("/{thread_id}")
+@router.get(
+    "/{thread_id}",
+    operation_id="beta.chatkit.threads.retrieve",
+    responses=ok(wire.ChatKitThread, 404),
+)
 async def retrieve_thread(thread_id: str, services: AppServices) -> Any:
     thread = await services.threads.get(thread_id)
     return thread.to_wire()
 
 
-@router.delete("/{thread_id}")
+@router.delete(
+    "/{thread_id}",
+    operation_id="beta.chatkit.threads.delete",
+    responses=ok(wire.ThreadDeleteResponse, 404),
+)
 async def delete_thread(thread_id: str, services: AppServices) -> Any:
     await services.threads.delete(thread_id)
     return {"id": thread_id, "object": "chatkit.thread.deleted", "deleted": True}
 
 
-@router.get("/{thread_id}/traces")
+@router.get(
+    "/{thread_id}/traces",
+    operation_id="beta.chatkit.threads.list_traces",
+    responses=ok(wire.ChatKitTraceList, 404),
+)
 async def list_thread_traces(thread_id: str, services: AppServices) -> Any:
     """Extension: the recorded runs of a thread (sessions with ``tracing.enabled``)."""
     await services.threads.get(thread_id)
     return traces_to_wire(await services.traces.for_thread(thread_id))
 
 
-@router.get("/{thread_id}/items")
+@router.get(
+    "/{thread_id}/items",
+    operation_id="beta.chatkit.threads.list_items",
+    responses=ok(wire.ChatKitThreadItemList, 404),
+)
 async def list_thread_items(
     thread_id: str, request: Request, services: AppServices, params: ListQuery
 ) -> Any:

@@ -7,8 +7,10 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Query, Response
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr
 
+from kithost.api import openapi_schemas as wire
 from kithost.api.deps import AdminKeyOnly, AppServices, json_body
 from kithost.api.listing import ListQuery
+from kithost.api.openapi import json_request, ok
 from kithost.api.retrieval_wire import batch_wire, search_wire, store_file_wire, store_wire
 from kithost.core.errors import InvalidRequest
 from kithost.core.validation import NonEmptyText, check_text, parse_model
@@ -86,7 +88,12 @@ def _no_nul(value: str | None, param: str) -> None:
 
 
 # -- stores -----------------------------------------------------------------------------------
-@router.post("")
+@router.post(
+    "",
+    operation_id="vector_stores.create",
+    responses=ok(wire.VectorStore, 404),
+    openapi_extra=json_request(CreateStore, "VectorStoreCreateParams"),
+)
 async def create_store(services: AppServices, body: Body) -> Any:
     request = parse_model(CreateStore, body)
     _no_nul(request.name, "name")
@@ -100,18 +107,25 @@ async def create_store(services: AppServices, body: Body) -> Any:
     return store_wire(store)
 
 
-@router.get("")
+@router.get("", operation_id="vector_stores.list", responses=ok(wire.VectorStoreList))
 async def list_stores(services: AppServices, params: ListQuery) -> Any:
     page = await services.retrieval.list_stores(params)
     return page.to_wire(store_wire)
 
 
-@router.get("/{store_id}")
+@router.get(
+    "/{store_id}", operation_id="vector_stores.retrieve", responses=ok(wire.VectorStore, 404)
+)
 async def retrieve_store(store_id: str, services: AppServices) -> Any:
     return store_wire(await services.retrieval.get_store(store_id))
 
 
-@router.post("/{store_id}")
+@router.post(
+    "/{store_id}",
+    operation_id="vector_stores.update",
+    responses=ok(wire.VectorStore, 404),
+    openapi_extra=json_request(UpdateStore, "VectorStoreUpdateParams"),
+)
 async def update_store(store_id: str, services: AppServices, body: Body) -> Any:
     request = parse_model(UpdateStore, body)
     _no_nul(request.name, "name")
@@ -126,13 +140,20 @@ async def update_store(store_id: str, services: AppServices, body: Body) -> Any:
     return store_wire(await services.retrieval.update_store(store_id, **kwargs))
 
 
-@router.delete("/{store_id}")
+@router.delete(
+    "/{store_id}", operation_id="vector_stores.delete", responses=ok(wire.VectorStoreDeleted, 404)
+)
 async def delete_store(store_id: str, services: AppServices) -> Any:
     await services.retrieval.delete_store(store_id)
     return {"id": store_id, "object": "vector_store.deleted", "deleted": True}
 
 
-@router.post("/{store_id}/search")
+@router.post(
+    "/{store_id}/search",
+    operation_id="vector_stores.search",
+    responses=ok(wire.VectorStoreSearchResultsPage, 404),
+    openapi_extra=json_request(Search, "VectorStoreSearchParams"),
+)
 async def search_store(store_id: str, services: AppServices, body: Body) -> Any:
     request = parse_model(Search, body)
     results = await services.retrieval.search_results(
@@ -151,7 +172,12 @@ def _polled(response: Response, status: str) -> None:
         response.headers["openai-poll-after-ms"] = POLL_AFTER_MS
 
 
-@router.post("/{store_id}/files")
+@router.post(
+    "/{store_id}/files",
+    operation_id="vector_stores.files.create",
+    responses=ok(wire.VectorStoreFile, 404),
+    openapi_extra=json_request(AddFile, "VectorStoreFileCreateParams"),
+)
 async def add_file(store_id: str, services: AppServices, body: Body) -> Any:
     request = parse_model(AddFile, body)
     item = await services.retrieval.add_file(
@@ -160,7 +186,11 @@ async def add_file(store_id: str, services: AppServices, body: Body) -> Any:
     return store_file_wire(item)
 
 
-@router.get("/{store_id}/files")
+@router.get(
+    "/{store_id}/files",
+    operation_id="vector_stores.files.list",
+    responses=ok(wire.VectorStoreFileList, 404),
+)
 async def list_files(
     store_id: str,
     services: AppServices,
@@ -171,7 +201,11 @@ async def list_files(
     return page.to_wire(store_file_wire)
 
 
-@router.get("/{store_id}/files/{file_id}")
+@router.get(
+    "/{store_id}/files/{file_id}",
+    operation_id="vector_stores.files.retrieve",
+    responses=ok(wire.VectorStoreFile, 404),
+)
 async def retrieve_file(
     store_id: str, file_id: str, services: AppServices, response: Response
 ) -> Any:
@@ -180,20 +214,33 @@ async def retrieve_file(
     return store_file_wire(item)
 
 
-@router.post("/{store_id}/files/{file_id}")
+@router.post(
+    "/{store_id}/files/{file_id}",
+    operation_id="vector_stores.files.update",
+    responses=ok(wire.VectorStoreFile, 404),
+    openapi_extra=json_request(UpdateFile, "VectorStoreFileUpdateParams"),
+)
 async def update_file(store_id: str, file_id: str, services: AppServices, body: Body) -> Any:
     request = parse_model(UpdateFile, body)
     item = await services.retrieval.update_store_file(store_id, file_id, request.attributes)
     return store_file_wire(item)
 
 
-@router.delete("/{store_id}/files/{file_id}")
+@router.delete(
+    "/{store_id}/files/{file_id}",
+    operation_id="vector_stores.files.delete",
+    responses=ok(wire.VectorStoreFileDeleted, 404),
+)
 async def remove_file(store_id: str, file_id: str, services: AppServices) -> Any:
     await services.retrieval.remove_store_file(store_id, file_id)
     return {"id": file_id, "object": "vector_store.file.deleted", "deleted": True}
 
 
-@router.get("/{store_id}/files/{file_id}/content")
+@router.get(
+    "/{store_id}/files/{file_id}/content",
+    operation_id="vector_stores.files.content",
+    responses=ok(wire.VectorStoreFileContent, 404),
+)
 async def file_content(store_id: str, file_id: str, services: AppServices) -> Any:
     """The file's text as kithost chunked it, chunk by chunk."""
     chunks = await services.retrieval.file_chunks(store_id, file_id)
@@ -206,7 +253,12 @@ async def file_content(store_id: str, file_id: str, services: AppServices) -> An
 
 
 # -- file batches -----------------------------------------------------------------------------
-@router.post("/{store_id}/file_batches")
+@router.post(
+    "/{store_id}/file_batches",
+    operation_id="vector_stores.file_batches.create",
+    responses=ok(wire.VectorStoreFileBatch, 404),
+    openapi_extra=json_request(CreateBatch, "VectorStoreFileBatchCreateParams"),
+)
 async def create_batch(store_id: str, services: AppServices, body: Body) -> Any:
     request = parse_model(CreateBatch, body)
     if request.file_ids is not None and request.files is not None:
@@ -229,7 +281,11 @@ async def create_batch(store_id: str, services: AppServices, body: Body) -> Any:
     return batch_wire(batch)
 
 
-@router.get("/{store_id}/file_batches/{batch_id}")
+@router.get(
+    "/{store_id}/file_batches/{batch_id}",
+    operation_id="vector_stores.file_batches.retrieve",
+    responses=ok(wire.VectorStoreFileBatch, 404),
+)
 async def retrieve_batch(
     store_id: str, batch_id: str, services: AppServices, response: Response
 ) -> Any:
@@ -238,12 +294,20 @@ async def retrieve_batch(
     return batch_wire(batch)
 
 
-@router.post("/{store_id}/file_batches/{batch_id}/cancel")
+@router.post(
+    "/{store_id}/file_batches/{batch_id}/cancel",
+    operation_id="vector_stores.file_batches.cancel",
+    responses=ok(wire.VectorStoreFileBatch, 404),
+)
 async def cancel_batch(store_id: str, batch_id: str, services: AppServices) -> Any:
     return batch_wire(await services.retrieval.cancel_batch(store_id, batch_id))
 
 
-@router.get("/{store_id}/file_batches/{batch_id}/files")
+@router.get(
+    "/{store_id}/file_batches/{batch_id}/files",
+    operation_id="vector_stores.file_batches.list_files",
+    responses=ok(wire.VectorStoreFileList, 404),
+)
 async def list_batch_files(
     store_id: str,
     batch_id: str,

@@ -6,7 +6,9 @@ from typing import Any
 
 from fastapi import APIRouter
 
+from kithost.api import openapi_schemas as wire
 from kithost.api.deps import AdminKey, AppServices
+from kithost.api.openapi import ok
 from kithost.workflows.registry import WorkflowVersion
 
 router = APIRouter(prefix="/v1/chatkit/workflows", dependencies=[AdminKey])
@@ -30,7 +32,9 @@ def _wire(version: WorkflowVersion, default: bool) -> dict[str, Any]:
     }
 
 
-@router.get("")
+@router.get(
+    "", operation_id="beta.chatkit.workflows.list", responses=ok(wire.ChatKitWorkflowVersionList)
+)
 async def list_workflows(services: AppServices) -> Any:
     registry = services.workflows
     data = [

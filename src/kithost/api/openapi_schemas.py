@@ -1,0 +1,562 @@
+"""What kithost's JSON responses look like, as pydantic models for the OpenAPI document.
+
+The routes build their bodies with ``to_wire()`` functions; these models only describe them
+(tests/test_openapi.py checks real responses against them, and the hosted ones against the
+official SDK's types). Every field is required, ``X | None`` where the value may be null, and
+no other field is sent (``additionalProperties: false``). Names follow the SDK's types.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from chatkit.types import (
+    Attachment,
+    ChatKitReq,
+    Page,
+    SyncCustomActionResponse,
+    Thread,
+    ThreadItem,
+    ThreadStreamEvent,
+    TranscriptionResult,
+)
+from pydantic import BaseModel, ConfigDict, Field
+
+from kithost.core.sessions import (
+    MAX_STATE_KEY_LENGTH,
+    MAX_STATE_VARIABLES,
+    SessionCreate,
+    SessionStatus,
+    WorkflowParam,
+)
+from kithost.retrieval.models import ErrorCode, FileStatus, SearchMode, StoreStatus
+from kithost.runs.model import RunStatus
+from kithost.workflows.capabilities import FindingStatus
+
+Scalar = str | float | bool  # state variables and file attributes: strings, numbers, booleans
+
+
+class _Wire(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class _List(_Wire):
+    """The list envelope every ``GET`` list answers (``data`` is set by each subclass)."""
+
+    object: Literal["list"]
+    first_id: str | None
+    last_id: str | None
+    has_more: bool
+
+
+class ErrorObject(_Wire):
+    message: str
+    type: str
+    param: str | None
+    code: str | None
+
+
+class ErrorResponse(_Wire):
+    """The OpenAI error envelope, on every failing ``/v1`` response."""
+
+    error: ErrorObject
+
+
+# -- sessions ---------------------------------------------------------------------------------
+class ChatKitWorkflowTracing(_Wire):
+    enabled: bool
+
+
+class ChatKitWorkflow(_Wire):
+    id: str
+    version: str | None
+    state_variables: dict[str, Scalar] | None
+    tracing: ChatKitWorkflowTracing
+
+
+class ChatSessionAutomaticThreadTitling(_Wire):
+    enabled: bool
+
+
+class ChatSessionFileUpload(_Wire):
+    enabled: bool
+    max_file_size: int | None
+    max_files: int | None
+
+
+class ChatSessionHistory(_Wire):
+    enabled: bool
+    recent_threads: int | None
+
+
+class ChatSessionChatKitConfiguration(_Wire):
+    automatic_thread_titling: ChatSessionAutomaticThreadTitling
+    file_upload: ChatSessionFileUpload
+    history: ChatSessionHistory
+
+
+class ChatSessionRateLimits(_Wire):
+    max_requests_per_1_minute: int
+
+
+class ChatSession(_Wire):
+    """``client_secret`` is shown only by ``sessions.create``; ``""`` everywhere else."""
+
+    id: str
+    object: Literal["chatkit.session"]
+    status: SessionStatus
+    chatkit_configuration: ChatSessionChatKitConfiguration
+    client_secret: str
+    expires_at: int
+    max_requests_per_1_minute: int
+    rate_limits: ChatSessionRateLimits
+    user: str
+    workflow: ChatKitWorkflow
+
+
+class ChatSessionList(_List):
+    data: list[ChatSession]
+
+
+# -- threads ----------------------------------------------------------------------------------
+class ChatKitThreadActiveStatus(_Wire):
+    type: Literal["active"]
+
+
+class ChatKitThreadLockedStatus(_Wire):
+    type: Literal["locked"]
+    reason: str | None
+
+
+class ChatKitThreadClosedStatus(_Wire):
+    type: Literal["closed"]
+    reason: str | None
+
+
+class ChatKitThread(_Wire):
+    id: str
+    object: Literal["chatkit.thread"]
+    created_at: int
+    title: str | None
+    status: Annotated[
+        ChatKitThreadActiveStatus | ChatKitThreadLockedStatus | ChatKitThreadClosedStatus,
+        Field(discriminator="type"),
+    ]
+    user: str
+
+
+class ChatKitThreadList(_List):
+    data: list[ChatKitThread]
+
+
+class ThreadDeleteResponse(_Wire):
+    id: str
+    object: Literal["chatkit.thread.deleted"]
+    deleted: bool
+
+
+# -- thread items -----------------------------------------------------------------------------
+class _Item(_Wire):
+    id: str
+    object: Literal["chatkit.thread_item"]
+    created_at: int
+    thread_id: str
+
+
+class ChatKitInputText(_Wire):
+    type: Literal["input_text"]
+    text: str
+
+
+class ChatKitQuotedText(_Wire):
+    type: Literal["quoted_text"]
+    text: str
+
+
+class ChatKitAttachment(_Wire):
+    id: str
+    type: Literal["image", "file"]
+    name: str
+    mime_type: str
+    preview_url: str | None
+
+
+class ChatKitToolChoice(_Wire):
+    id: str
+
+
+class ChatKitInferenceOptions(_Wire):
+    model: str | None
+    tool_choice: ChatKitToolChoice | None
+
+
+class ChatKitThreadUserMessageItem(_Item):
+    type: Literal["chatkit.user_message"]
+    content: list[Annotated[ChatKitInputText | ChatKitQuotedText, Field(discriminator="type")]]
+    attachments: list[ChatKitAttachment]
+    inference_options: ChatKitInferenceOptions | None
+
+
+class ChatKitFileSource(_Wire):
+    type: Literal["file"]
+    filename: str
+
+
+class ChatKitUrlSource(_Wire):
+    type: Literal["url"]
+    url: str
+
+
+class ChatKitFileAnnotation(_Wire):
+    type: Literal["file"]
+    source: ChatKitFileSource
+
+
+class ChatKitUrlAnnotation(_Wire):
+    type: Literal["url"]
+    source: ChatKitUrlSource
+
+
+class ChatKitResponseOutputText(_Wire):
+    type: Literal["output_text"]
+    text: str
+    annotations: list[
+        Annotated[ChatKitFileAnnotation | ChatKitUrlAnnotation, Field(discriminator="type")]
+    ]
+
+
+class ChatKitThreadAssistantMessageItem(_Item):
+    type: Literal["chatkit.assistant_message"]
+    content: list[ChatKitResponseOutputText]
+
+
+class ChatKitWidgetItem(_Item):
+    """``widget`` is the widget tree serialised as a JSON string."""
+
+    type: Literal["chatkit.widget"]
+    widget: str
+
+
+class ChatKitClientToolCall(_Item):
+    """``arguments`` and ``output`` are JSON strings; ``output`` is null while in progress."""
+
+    type: Literal["chatkit.client_tool_call"]
+    status: Literal["in_progress", "completed"]
+    call_id: str
+    name: str
+    arguments: str
+    output: str | None
+
+
+class ChatKitTask(_Item):
+    type: Literal["chatkit.task"]
+    task_type: Literal["custom", "thought"]
+    heading: str | None
+    summary: str | None
+
+
+class ChatKitTaskGroupTask(_Wire):
+    type: Literal["custom", "thought"]
+    heading: str | None
+    summary: str | None
+
+
+class ChatKitTaskGroup(_Item):
+    type: Literal["chatkit.task_group"]
+    tasks: list[ChatKitTaskGroupTask]
+
+
+ChatKitThreadItem = Annotated[
+    ChatKitThreadUserMessageItem
+    | ChatKitThreadAssistantMessageItem
+    | ChatKitWidgetItem
+    | ChatKitClientToolCall
+    | ChatKitTask
+    | ChatKitTaskGroup,
+    Field(discriminator="type"),
+]
+
+
+class ChatKitThreadItemList(_List):
+    data: list[ChatKitThreadItem]
+
+
+# -- traces, workflows, runs (extensions) -----------------------------------------------------
+class ChatKitTraceSpan(_Wire):
+    id: str
+    object: Literal["chatkit.trace.span"]
+    parent_id: str | None
+    type: str
+    name: str | None
+    started_at: float | None
+    ended_at: float | None
+    duration_ms: float | None
+    data: dict[str, Any]
+    error: dict[str, Any] | None
+
+
+class ChatKitTrace(_Wire):
+    id: str
+    object: Literal["chatkit.trace"]
+    thread_id: str
+    session_id: str
+    workflow_id: str
+    spans: list[ChatKitTraceSpan]
+
+
+class ChatKitTraceList(_Wire):
+    object: Literal["list"]
+    data: list[ChatKitTrace]
+    has_more: bool
+
+
+class ChatKitStarterPrompt(_Wire):
+    label: str
+    prompt: str
+
+
+class ChatKitWorkflowRequirement(_Wire):
+    subject: str
+    status: FindingStatus
+    detail: str
+
+
+class ChatKitWorkflowVersion(_Wire):
+    id: str
+    object: Literal["chatkit.workflow_version"]
+    version: str
+    name: str
+    source: Literal["builtin", "agent_builder", "declarative"]
+    description: str
+    default: bool
+    starter_prompts: list[ChatKitStarterPrompt]
+    status: Literal["available", "unavailable"]
+    unavailable_reason: str | None
+    requirements: list[ChatKitWorkflowRequirement]
+
+
+class ChatKitWorkflowVersionList(_List):
+    data: list[ChatKitWorkflowVersion]
+
+
+class ChatKitRunWorkflow(_Wire):
+    id: str
+    version: str | None
+
+
+class ChatKitRun(_Wire):
+    id: str
+    object: Literal["chatkit.run"]
+    thread_id: str | None
+    session_id: str
+    user: str
+    workflow: ChatKitRunWorkflow
+    request_type: str
+    status: RunStatus
+    created_at: int
+    ended_at: int | None
+    last_event_id: int
+
+
+class ChatKitRunList(_List):
+    data: list[ChatKitRun]
+
+
+# -- ChatKit uploads --------------------------------------------------------------------------
+class _Part(_Wire):
+    """An attachment as chatkit-js reads it, plus the hosted ``upload_url`` (always null)."""
+
+    id: str
+    name: str
+    mime_type: str
+    upload_url: None
+    thread_id: str | None = None  # only once a message uses it
+
+
+class ChatKitFilePart(_Part):
+    type: Literal["file"]
+
+
+class ChatKitImagePart(_Part):
+    type: Literal["image"]
+    preview_url: str
+
+
+ChatKitUploadedFile = Annotated[ChatKitFilePart | ChatKitImagePart, Field(discriminator="type")]
+
+
+# -- files (OpenAI's Files API) ---------------------------------------------------------------
+class FileObject(_Wire):
+    id: str
+    object: Literal["file"]
+    bytes: int
+    created_at: int
+    expires_at: int | None
+    filename: str
+    purpose: Literal["assistants", "user_data"]
+    status: Literal["processed"]
+    status_details: str | None
+
+
+class FileList(_List):
+    data: list[FileObject]
+
+
+class FileDeleted(_Wire):
+    id: str
+    object: Literal["file"]
+    deleted: bool
+
+
+# -- vector stores ----------------------------------------------------------------------------
+class FileCounts(_Wire):
+    in_progress: int
+    completed: int
+    failed: int
+    cancelled: int
+    total: int
+
+
+class VectorStoreExpirationAfter(_Wire):
+    anchor: Literal["last_active_at"]
+    days: int
+
+
+class VectorStore(_Wire):
+    id: str
+    object: Literal["vector_store"]
+    created_at: int
+    name: str | None
+    usage_bytes: int
+    file_counts: FileCounts
+    status: StoreStatus
+    expires_after: VectorStoreExpirationAfter | None
+    expires_at: int | None
+    last_active_at: int
+    metadata: dict[str, str] | None
+
+
+class VectorStoreList(_List):
+    data: list[VectorStore]
+
+
+class VectorStoreDeleted(_Wire):
+    id: str
+    object: Literal["vector_store.deleted"]
+    deleted: bool
+
+
+class VectorStoreFileLastError(_Wire):
+    code: ErrorCode
+    message: str
+
+
+class VectorStoreFile(_Wire):
+    id: str
+    object: Literal["vector_store.file"]
+    usage_bytes: int
+    created_at: int
+    vector_store_id: str
+    status: FileStatus
+    last_error: VectorStoreFileLastError | None
+    chunking_strategy: dict[str, Any]
+    attributes: dict[str, Scalar] | None
+
+
+class VectorStoreFileList(_List):
+    data: list[VectorStoreFile]
+
+
+class VectorStoreFileDeleted(_Wire):
+    id: str
+    object: Literal["vector_store.file.deleted"]
+    deleted: bool
+
+
+class VectorStoreText(_Wire):
+    type: Literal["text"]
+    text: str
+
+
+class VectorStoreFileContent(_Wire):
+    object: Literal["vector_store.file_content.page"]
+    data: list[VectorStoreText]
+    has_more: bool
+    next_page: str | None
+
+
+class VectorStoreFileBatch(_Wire):
+    id: str
+    object: Literal["vector_store.files_batch"]
+    created_at: int
+    vector_store_id: str
+    status: FileStatus
+    file_counts: FileCounts
+
+
+class VectorStoreSearchResult(_Wire):
+    file_id: str
+    filename: str
+    score: float
+    attributes: dict[str, Scalar] | None
+    content: list[VectorStoreText]
+
+
+class VectorStoreSearchResultsPage(_Wire):
+    """OpenAI's page, plus ``search_mode`` (kithost's: ``keyword`` or ``hybrid``)."""
+
+    object: Literal["vector_store.search_results.page"]
+    search_query: list[str]
+    data: list[VectorStoreSearchResult]
+    has_more: bool
+    next_page: str | None
+    search_mode: SearchMode
+
+
+# -- health -----------------------------------------------------------------------------------
+class Health(_Wire):
+    status: Literal["ok"]
+
+
+class Draining(_Wire):
+    """After ``SIGTERM``, while running answers finish."""
+
+    status: Literal["draining"]
+    runs: int
+
+
+# -- the ChatKit protocol (POST /v1/chatkit/conversation) -------------------------------------
+class EmptyObject(_Wire):
+    """``{}``: what ``items.feedback``, ``attachments.delete`` and ``threads.delete`` answer."""
+
+
+ConversationRequest = ChatKitReq
+ConversationResult = (
+    Thread
+    | Page[Thread]
+    | Page[ThreadItem]
+    | Attachment
+    | SyncCustomActionResponse
+    | TranscriptionResult
+    | EmptyObject
+)
+"""What a non-streaming request answers (``threads.get_by_id``, ``threads.list``, …)."""
+ConversationEvent = ThreadStreamEvent
+"""The JSON of each ``data:`` line of a streaming request's ``text/event-stream``."""
+
+
+# -- request bodies the routes parse themselves -----------------------------------------------
+class ChatSessionWorkflowParam(WorkflowParam):
+    state_variables: (
+        Annotated[
+            dict[Annotated[str, Field(max_length=MAX_STATE_KEY_LENGTH)], Scalar],
+            Field(max_length=MAX_STATE_VARIABLES),
+        ]
+        | None
+    ) = None
+
+
+class SessionCreateParams(SessionCreate):
+    """The body of ``POST /v1/chatkit/sessions`` (what the session service validates)."""
+
+    workflow: ChatSessionWorkflowParam
