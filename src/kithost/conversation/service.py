@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from chatkit.server import NonStreamingResult, StreamingResult
 from chatkit.store import NotFoundError
@@ -14,6 +14,7 @@ from chatkit.types import (
     ThreadItem,
     ThreadsAddClientToolOutputReq,
     ThreadsAddStructuredInputReq,
+    ThreadsCreateReq,
     ThreadsCustomActionReq,
     ThreadsRetryAfterItemReq,
     ThreadsSyncCustomActionReq,
@@ -23,6 +24,7 @@ from chatkit.types import (
 from kithost.conversation import requests
 from kithost.conversation.server import KithostChatKitServer
 from kithost.conversation.uploads import Uploads
+from kithost.core import ids
 from kithost.core.context import RequestContext
 from kithost.core.errors import InvalidRequest, NotFound
 from kithost.store.chatkit_store import SqlChatKitStore
@@ -49,6 +51,10 @@ class ConversationService:
         """Validate the request; a streaming one comes back unstarted, for a run to execute."""
         request = requests.parse_request(body)
         await self._precheck(request, context)
+        thread_id = requests.thread_id_of(request)
+        if isinstance(request, ThreadsCreateReq):
+            thread_id = ids.thread_id()
+            context = replace(context, new_thread_id=thread_id)
         try:
             result = await self.server.process_request(request, context)
         except NotFoundError as error:
@@ -63,7 +69,7 @@ class ConversationService:
             return StreamingTurn(
                 events=result.json_events,
                 request_type=request.type,
-                thread_id=requests.thread_id_of(request),
+                thread_id=thread_id,
             )
         return result
 

@@ -14,6 +14,9 @@ class RequestContext:
     session: ChatSession
     public_url: str
     request_id: str | None = None
+    # The id a ``threads.create`` will give its thread, chosen up front so that the turn's run
+    # names its thread from the start (store.generate_thread_id hands it out).
+    new_thread_id: str | None = None
 
     @property
     def user(self) -> str:

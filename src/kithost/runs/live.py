@@ -12,14 +12,12 @@ from kithost.runs.model import RunRecord
 class LiveRun:
     def __init__(self, record: RunRecord):
         self.record = record
-        self.thread_id = record.thread_id
         self.events: list[bytes] = []  # events[i] has sequence number i + 1
         self.journaled = 0  # how many events the journal already has
         self.status = "in_progress"
         self.stop_reason = StopReason()
         self.stopping = False  # a stop was asked for; the task is saving the partial answer
         self.task: asyncio.Task[str] | None = None
-        self.side_write: asyncio.Future[None] | None = None
         self._done = asyncio.Event()
         self._grew = asyncio.Event()
 

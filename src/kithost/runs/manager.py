@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
@@ -39,7 +38,6 @@ CANCEL_WAIT_SECONDS = 10.0
 SWEEP_EVERY_SECONDS = 60.0
 FORGET_BATCH = 500
 ERROR_PREFIX = b'data: {"type":"error"'
-THREAD_CREATED_PREFIX = b'data: {"type":"thread.created"'
 
 SaveInterrupted = Callable[[RunRecord, list[bytes]], Awaitable[None]]
 
@@ -213,13 +211,9 @@ class RunManager:
         status = "completed"
         try:
             async for event in events:
-                seq = live.append(event)
+                live.append(event)
                 if event.startswith(ERROR_PREFIX):
                     status = "failed"
-                elif (
-                    seq == 1 and live.thread_id is None and event.startswith(THREAD_CREATED_PREFIX)
-                ):
-                    live.side_write = asyncio.ensure_future(self._learn_thread(live, event))
                 self._dirty.set()
         except asyncio.CancelledError:
             return self._stopped(live)
@@ -247,18 +241,7 @@ class RunManager:
     def _stopped(live: LiveRun) -> str:
         return "interrupted" if live.stop_reason.kind == "interrupt" else "cancelled"
 
-    async def _learn_thread(self, live: LiveRun, event: bytes) -> None:
-        try:
-            thread_id = json.loads(event.removeprefix(b"data: "))["thread"]["id"]
-        except (ValueError, KeyError, TypeError):
-            return
-        live.thread_id = thread_id
-        await self.repo.set_thread(live.id, thread_id)
-
     async def _finish(self, live: LiveRun, status: str) -> None:
-        # The run's own side write (its thread id) lands before the run is seen to end.
-        if live.side_write is not None:
-            await asyncio.gather(live.side_write, return_exceptions=True)
         try:
             await self._flush()
             ended = await self.repo.finish(

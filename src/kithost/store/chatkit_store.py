@@ -55,7 +55,7 @@ class SqlChatKitStore(Store[RequestContext]):
     # ids in the hosted formats (the SDK's defaults carry only 32 random bits)
 
     def generate_thread_id(self, context: RequestContext) -> str:
-        return ids.thread_id()
+        return context.new_thread_id or ids.thread_id()
 
     def generate_item_id(
         self, item_type: StoreItemType, thread: ThreadMetadata, context: RequestContext

@@ -62,16 +62,6 @@ class RunRepository:
             )
         return Page(data=[_run(row) for row in page.data], has_more=page.has_more)
 
-    async def set_thread(self, run_id: str, thread_id: str) -> None:
-        """A ``threads.create`` run learns its thread; no other run can hold a new thread."""
-        try:
-            async with self._engine.begin() as conn:
-                await conn.execute(
-                    update(runs).where(runs.c.id == run_id).values(thread_id=thread_id)
-                )
-        except IntegrityError:
-            raise ThreadBusy(thread_id) from None
-
     async def finish(
         self, run_id: str, owner: str, status: str, last_event_id: int, now: float
     ) -> bool:
