@@ -174,8 +174,7 @@ def event_stream(description: str = "The answer, as it streams.") -> Schema:
         },
         "headers": {
             "X-Kithost-Run-Id": {
-                "description": "The run this stream follows (`GET /v1/chatkit/runs/{run_id}`).",
-                "required": True,
+                "description": "On a stream: the run it follows (`GET /v1/chatkit/runs/{run_id}`).",
                 "schema": {"type": "string"},
             }
         },
