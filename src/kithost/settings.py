@@ -138,6 +138,30 @@ class Settings(BaseSettings):
         default=64, gt=0, le=2048, description="Texts per `/v1/embeddings` request."
     )
     log_level: str = "info"
+    header_timeout_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        description="Seconds a connection may take to send a request's headers (from its "
+        "first byte, or from connecting); then 408 and the connection is closed.",
+    )
+    body_timeout_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        description="Seconds a request body may take to arrive, plus a second for every "
+        "`KITHOST_BODY_MIN_BYTES_PER_SECOND` received; then 408 and the connection is closed.",
+    )
+    body_min_bytes_per_second: float = Field(
+        default=1024.0,
+        ge=0,
+        description="The slowest average rate a long request body may arrive at (past "
+        "`KITHOST_BODY_TIMEOUT_SECONDS`); 0 makes that timeout a limit on the whole body.",
+    )
+    keep_alive_seconds: int = Field(
+        default=5,
+        gt=0,
+        description="Seconds an idle connection is kept open for a next request (behind a "
+        "reverse proxy that reuses connections, more than the proxy's own idle timeout).",
+    )
     ingestion_lease_seconds: float = Field(
         default=30.0,
         gt=0,
@@ -163,30 +187,6 @@ class Settings(BaseSettings):
         "events`); then 410. The thread's items are the lasting record.",
     )
     run_lease_seconds: float = Field(
-    header_timeout_seconds: float = Field(
-        default=10.0,
-        gt=0,
-        description="Seconds a connection may take to send a request's headers (from its "
-        "first byte, or from connecting); then 408 and the connection is closed.",
-    )
-    body_timeout_seconds: float = Field(
-        default=30.0,
-        gt=0,
-        description="Seconds a request body may take to arrive, plus a second for every "
-        "`KITHOST_BODY_MIN_BYTES_PER_SECOND` received; then 408 and the connection is closed.",
-    )
-    body_min_bytes_per_second: float = Field(
-        default=1024.0,
-        ge=0,
-        description="The slowest average rate a long request body may arrive at (past "
-        "`KITHOST_BODY_TIMEOUT_SECONDS`); 0 makes that timeout a limit on the whole body.",
-    )
-    keep_alive_seconds: int = Field(
-        default=5,
-        gt=0,
-        description="Seconds an idle connection is kept open for a next request (behind a "
-        "reverse proxy that reuses connections, more than the proxy's own idle timeout).",
-    )
         default=10.0,
         gt=0,
         description="How long a process holds a run without renewing; a run whose process "
