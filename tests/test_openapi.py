@@ -332,6 +332,8 @@ def test_request_bodies(document: dict[str, Any]) -> None:
         for model in typing.get_args(typing.get_args(ChatKitReq)[0])
     }
     assert set(union["discriminator"]["mapping"]) == request_types
+    for member in union["discriminator"]["mapping"].values():
+        assert "type" in component(document, {"$ref": member})["required"]
 
     upload = body("/v1/chatkit/files")["multipart/form-data"]["schema"]
     assert upload["required"] == ["file"]

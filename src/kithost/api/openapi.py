@@ -335,6 +335,8 @@ def _finish_operation(operation: dict[str, Any], face: str | None, beta_required
         standard = [404]
     if face and ("requestBody" in operation or any(p["in"] != "path" for p in parameters)):
         standard.append(400)  # a value out of range, of the wrong type, with a NUL character
+    if "requestBody" in operation:
+        standard.append(413)  # api/body_limits.py: every route's body has a ceiling
     for status, response in error_responses(*standard).items():
         responses.setdefault(str(status), response)
 
@@ -396,7 +398,33 @@ def _component_schemas() -> dict[str, Schema]:
             schemas[name] = top
     for old, new in renames.items():
         schemas[new] = schemas.pop(old)
-    return _renamed(schemas, renames) if renames else schemas
+    schemas = _renamed(schemas, renames) if renames else schemas
+    _require_tags(schemas)
+    return schemas
+
+
+def _require_tags(schemas: dict[str, Schema]) -> None:
+    """A tagged union's tag is never optional: pydantic refuses a member without it (its
+    ``type`` defaults only help Python callers), and every answer carries it."""
+    for schema in list(_subschemas(list(schemas.values()))):
+        discriminator = schema.get("discriminator")
+        if not isinstance(discriminator, dict):
+            continue
+        tag = discriminator["propertyName"]
+        for ref in discriminator.get("mapping", {}).values():
+            member = schemas[ref.removeprefix(REF_PREFIX)]
+            if tag in member.get("properties", {}) and tag not in member.get("required", []):
+                member["required"] = [*member.get("required", []), tag]
+
+
+def _subschemas(value: Any) -> Iterator[dict[str, Any]]:
+    if isinstance(value, dict):
+        yield value
+        for item in value.values():
+            yield from _subschemas(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _subschemas(item)
 
 
 def _renamed(value: Any, renames: dict[str, str]) -> Any:
