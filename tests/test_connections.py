@@ -1,7 +1,8 @@
 """Connections from slow and careless clients (issue 15, findings 6, 7 and 8), on a real
 ``kithost serve`` over raw sockets: headers and bodies sent a byte at a time are cut off with a
-408 while ``/healthz`` keeps answering, idle connections close, long SSE answers are not cut,
-signed links' signatures stay out of the log, and a client hanging up mid-body is one info line.
+408 while ``/healthz`` keeps answering, idle connections close, endless headers get a 431, long
+SSE answers are not cut, signed links' signatures stay out of the log, and a client hanging up
+mid-body is one info line.
 
 Storage plays no part here, so one SQLite server serves the module, with short deadlines.
 Bounds on "closed within" are generous (``CLOSED_WITHIN``): they tell a deadline from none.
@@ -12,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+import select
 import socket
 import time
 from collections.abc import Iterator
@@ -29,6 +31,7 @@ from tests.support.process import ADMIN_KEY, KithostProcess
 HEADER_TIMEOUT = 2
 BODY_TIMEOUT = 2
 KEEP_ALIVE = 8
+MAX_HEADER_BYTES = 16_384
 # A connection still open this long past its deadline has none (before the fix: 150 s+).
 CLOSED_WITHIN = 30.0
 SLOW_CONNECTIONS = 200
@@ -46,6 +49,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KithostProcess]
                 "KITHOST_HEADER_TIMEOUT_SECONDS": str(HEADER_TIMEOUT),
                 "KITHOST_BODY_TIMEOUT_SECONDS": str(BODY_TIMEOUT),
                 "KITHOST_KEEP_ALIVE_SECONDS": str(KEEP_ALIVE),
+                "KITHOST_MAX_HEADER_BYTES": str(MAX_HEADER_BYTES),
             },
         ).start()
         yield process
@@ -224,6 +228,34 @@ def test_keep_alive_connections_wait_for_their_next_request_then_close(
         time.sleep(HEADER_TIMEOUT + 1)
         assert raw_request(sock, request).startswith(b"HTTP/1.1 200")
         assert wait_closed(sock, KEEP_ALIVE + CLOSED_WITHIN) is not None
+
+
+def test_endless_headers_get_a_431(server: KithostProcess) -> None:
+    """Fast this time: headers that never end are cut by size, long before the deadline."""
+    log = ServerLog(server)
+    piece = b"a" * 8192
+    sent, received = 0, b""
+    with socket.create_connection(("127.0.0.1", server.port)) as sock:
+        sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Endless: ")
+        try:
+            while sent < 64 * 1024 * 1024:
+                sock.sendall(piece)
+                sent += len(piece)
+                readable, _, _ = select.select([sock], [], [], 0.01)
+                if readable:
+                    break
+            sock.settimeout(CLOSED_WITHIN)
+            while chunk := sock.recv(65536):
+                received += chunk
+        except (ConnectionResetError, BrokenPipeError):
+            pass
+
+    status, body = response_of(received)
+    assert status == 431, received
+    assert body["error"]["code"] == "request_headers_too_large"
+    # The bound, plus what one read may carry on top of it, plus what was in flight.
+    assert sent < 4 * 1024 * 1024, sent
+    no_errors(wait_until(lambda: (text := log.text()).count("over 16384 bytes") and text))
 
 
 def test_a_slow_body_is_cut_with_a_408(server: KithostProcess, chat: ChatFactory) -> None:

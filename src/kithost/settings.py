@@ -162,6 +162,12 @@ class Settings(BaseSettings):
         description="Seconds an idle connection is kept open for a next request (behind a "
         "reverse proxy that reuses connections, more than the proxy's own idle timeout).",
     )
+    max_header_bytes: int = Field(
+        default=65536,
+        ge=4096,
+        description="Largest request line and headers a connection may send (about: what "
+        "arrives in one read on top is not counted); then 431 and the connection is closed.",
+    )
     ingestion_lease_seconds: float = Field(
         default=30.0,
         gt=0,

@@ -1,4 +1,4 @@
-"""uvicorn's httptools HTTP/1.1 protocol with deadlines for reading a request.
+"""uvicorn's httptools HTTP/1.1 protocol with deadlines and a size bound for reading a request.
 
 uvicorn closes idle keep-alive connections, but a client that sends its headers or its body a
 byte at a time holds a connection (and its memory) for as long as it likes: one data packet
@@ -14,6 +14,9 @@ cancels the keep-alive timer and nothing re-arms it (slowloris). This subclass a
 Responses are not timed: an SSE answer may stream for as long as it has something to say.
 A late request is answered 408 in the OpenAI error envelope when nothing else was sent on the
 connection yet, and the connection is closed.
+
+httptools sets no bound on a request line and headers (h11's is 16 KiB): a client could send
+megabytes of one header within the deadline. ``KITHOST_MAX_HEADER_BYTES`` bounds them: 431.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from asyncio import TimerHandle
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
+from http import HTTPStatus
 from typing import Any
 
 from uvicorn.config import Config
@@ -38,33 +42,40 @@ log = logging.getLogger("kithost.serving")
 
 
 @dataclass(frozen=True)
-class ReadDeadlines:
+class ReadLimits:
     header_seconds: float
     body_seconds: float
     body_min_bytes_per_second: float
+    max_header_bytes: int
 
 
 @cache
-def configured_deadlines() -> ReadDeadlines:
+def configured_limits() -> ReadLimits:
     """Read once per process: uvicorn makes a protocol per connection (and its worker
     processes import this module afresh, so a value set on the class would not reach them)."""
     settings = Settings()
-    return ReadDeadlines(
+    return ReadLimits(
         header_seconds=settings.header_timeout_seconds,
         body_seconds=settings.body_timeout_seconds,
         body_min_bytes_per_second=settings.body_min_bytes_per_second,
+        max_header_bytes=settings.max_header_bytes,
     )
 
 
-def timeout_response(message: str) -> bytes:
-    body = json.dumps(envelope(message, "invalid_request_error", code="request_timeout")).encode()
+def error_response(status: int, message: str, code: str) -> bytes:
+    """A whole response in the OpenAI error envelope, for a request the app never sees."""
+    body = json.dumps(envelope(message, "invalid_request_error", code=code)).encode()
     head = (
-        "HTTP/1.1 408 Request Timeout\r\n"
+        f"HTTP/1.1 {status} {HTTPStatus(status).phrase}\r\n"
         "content-type: application/json\r\n"
         f"content-length: {len(body)}\r\n"
         "connection: close\r\n\r\n"
     )
     return head.encode("ascii") + body
+
+
+def late(message: str) -> bytes:
+    return error_response(408, message, "request_timeout")
 
 
 class TimedHttpToolsProtocol(HttpToolsProtocol):
@@ -76,22 +87,50 @@ class TimedHttpToolsProtocol(HttpToolsProtocol):
         _loop: asyncio.AbstractEventLoop | None = None,
     ) -> None:
         super().__init__(config, server_state, app_state, _loop)
-        self.deadlines = configured_deadlines()
+        self.limits = configured_limits()
         self._header_timer: TimerHandle | None = None
         self._body_timer: TimerHandle | None = None
         self._request_begun = False  # a byte of the current request has arrived
         self._body_window_start = 0.0
         self._body_bytes = 0  # received since the window started
+        self._awaiting_headers = True  # no request yet, or the current one's headers incomplete
+        self._header_bytes = 0  # of the current request's line and headers, about
+        self._request_started = False  # during one data_received: a request line began
 
     # connection
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
-        self._header_timer = self._later(self.deadlines.header_seconds, self._headers_late)
+        self._header_timer = self._later(self.limits.header_seconds, self._headers_late)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._cancel_timers()
         super().connection_lost(exc)
+
+    def data_received(self, data: bytes) -> None:
+        counted = self._awaiting_headers
+        self._request_started = False
+        super().data_received(data)
+        # Count only reads that fall wholly inside one request's head: one that also carries
+        # the end of a previous request is uncounted (it holds at most one read's worth).
+        if not (counted and self._awaiting_headers and not self._request_started):
+            return
+        self._header_bytes += len(data)
+        if self._header_bytes > self.limits.max_header_bytes and not self.transport.is_closing():
+            log.info(
+                "request headers from %s over %d bytes: connection closed",
+                self._peer(),
+                self.limits.max_header_bytes,
+            )
+            self._cancel_header_timer()
+            self._close_early(
+                error_response(
+                    431,
+                    f"The request line and headers are over {self.limits.max_header_bytes} bytes.",
+                    "request_headers_too_large",
+                ),
+                answer=self.cycle is None or self.cycle.response_complete,
+            )
 
     def handle_websocket_upgrade(self) -> None:
         # The connection belongs to the WebSocket protocol from here on.
@@ -103,16 +142,19 @@ class TimedHttpToolsProtocol(HttpToolsProtocol):
     def on_message_begin(self) -> None:
         super().on_message_begin()
         self._request_begun = True
+        self._request_started = True
+        self._header_bytes = 0
         if self._header_timer is None:  # a keep-alive connection's next request
-            self._header_timer = self._later(self.deadlines.header_seconds, self._headers_late)
+            self._header_timer = self._later(self.limits.header_seconds, self._headers_late)
 
     def on_headers_complete(self) -> None:
         self._cancel_header_timer()
+        self._awaiting_headers = False
         super().on_headers_complete()
         if self.parser.should_upgrade() and self._should_upgrade():
             return
         self._start_body_window()
-        self._body_timer = self._later(self.deadlines.body_seconds, self._check_body)
+        self._body_timer = self._later(self.limits.body_seconds, self._check_body)
 
     def on_body(self, body: bytes) -> None:
         self._body_bytes += len(body)
@@ -120,6 +162,7 @@ class TimedHttpToolsProtocol(HttpToolsProtocol):
 
     def on_message_complete(self) -> None:
         self._request_begun = False
+        self._awaiting_headers = True
         self._cancel_body_timer()
         super().on_message_complete()
 
@@ -147,9 +190,9 @@ class TimedHttpToolsProtocol(HttpToolsProtocol):
         self._body_bytes = 0
 
     def _body_deadline(self) -> float:
-        rate = self.deadlines.body_min_bytes_per_second
+        rate = self.limits.body_min_bytes_per_second
         allowance = self._body_bytes / rate if rate > 0 else 0.0
-        return self._body_window_start + self.deadlines.body_seconds + allowance
+        return self._body_window_start + self.limits.body_seconds + allowance
 
     def _check_body(self) -> None:
         self._body_timer = None
@@ -170,8 +213,10 @@ class TimedHttpToolsProtocol(HttpToolsProtocol):
         )
         # No 408 once the app has answered (it answered without reading the whole body).
         answer = self.cycle is not None and not self.cycle.response_started
-        self._close_late(
-            "The request body did not arrive in time: send it faster, or in smaller requests.",
+        self._close_early(
+            late(
+                "The request body did not arrive in time: send it faster, or in smaller requests."
+            ),
             answer,
         )
 
@@ -186,16 +231,16 @@ class TimedHttpToolsProtocol(HttpToolsProtocol):
         log.info(
             "request headers from %s not complete after %g s: connection closed",
             self._peer(),
-            self.deadlines.header_seconds,
+            self.limits.header_seconds,
         )
         # No 408 while an earlier request on the connection is still being answered.
         answer = self.cycle is None or self.cycle.response_complete
-        self._close_late("The request headers did not arrive in time.", answer)
+        self._close_early(late("The request headers did not arrive in time."), answer)
 
-    def _close_late(self, message: str, answer: bool) -> None:
-        """Answer 408 (when ``answer``) and close the connection."""
+    def _close_early(self, response: bytes, answer: bool) -> None:
+        """Send ``response`` (when ``answer``: nothing else is being sent) and close."""
         if answer:
-            self.transport.write(timeout_response(message))
+            self.transport.write(response)
         cycle = self.cycle
         if cycle is not None and not cycle.response_complete:
             # What connection_lost does, at once: the app's receive() sees a disconnect and
