@@ -348,8 +348,11 @@ def test_streams_are_documented_as_server_sent_events(document: dict[str, Any]) 
     for path in ("/v1/chatkit/conversation", "/v1/chatkit/runs/{run_id}/events"):
         method = "post" if path.endswith("conversation") else "get"
         content = document["paths"][path][method]["responses"]["200"]["content"]
-        events = content["text/event-stream"]["x-event-schema"]
-        assert events == {"$ref": "#/components/schemas/ChatKitStreamEvent"}
+        event = content["text/event-stream"]["schema"]  # one event, as OpenAPI 3.1 tools read it
+        assert event["required"] == ["data"]
+        data = event["properties"]["data"]
+        assert data["contentMediaType"] == "application/json"
+        assert data["contentSchema"] == {"$ref": "#/components/schemas/ChatKitStreamEvent"}
 
 
 def _allows_null(schema: dict[str, Any]) -> bool:
@@ -437,6 +440,11 @@ class Api:
         response = self.http.request(method.upper(), target, **kwargs)
         assert response.status_code == status, (operation_id, response.status_code, response.text)
         self.check(operation_id, response)
+        if status < 300 and "json" in kwargs:
+            # What the server accepts, the document accepts too.
+            operation = self.document["paths"][template][method]
+            body_schema = operation["requestBody"]["content"]["application/json"]["schema"]
+            self.validate(body_schema, kwargs["json"], operation_id)
         return response
 
     def check(self, operation_id: str, response: httpx.Response) -> None:
@@ -456,10 +464,12 @@ class Api:
         if media_type == "application/json":
             self.validate(media["schema"], response.json(), operation_id)
         elif media_type == "text/event-stream":
-            events = sse_data(response.text)
+            events = sse_events(response.text)
             assert events, operation_id
+            data_schema = media["schema"]["properties"]["data"]["contentSchema"]
             for event in events:
-                self.validate(media["x-event-schema"], event, operation_id)
+                self.validate(media["schema"], event, operation_id)
+                self.validate(data_schema, json.loads(event["data"]), operation_id)
 
     def validate(self, schema: dict[str, Any], value: Any, operation_id: str) -> None:
         if "$ref" in schema:
@@ -539,14 +549,19 @@ def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
+def sse_events(text: str) -> list[dict[str, str]]:
+    """Each event of a server-sent event stream as its fields (``data``, ``id``)."""
+    events = []
+    for block in text.split("\n\n"):
+        fields = dict(line.split(": ", 1) for line in block.splitlines() if ": " in line)
+        if fields:
+            events.append(fields)
+    return events
+
+
 def sse_data(text: str) -> list[Any]:
-    """The JSON of each ``data:`` line of a server-sent event stream."""
-    return [
-        json.loads(line.removeprefix("data:").strip())
-        for block in text.split("\n\n")
-        for line in block.splitlines()
-        if line.startswith("data:")
-    ]
+    """The JSON of each event's ``data``."""
+    return [json.loads(event["data"]) for event in sse_events(text)]
 
 
 Scenario = Callable[[Api], None]
@@ -900,6 +915,10 @@ def _stores_create(api: Api) -> None:
         "name": "full",
         "metadata": {"team": "support"},
         "expires_after": {"anchor": "last_active_at", "days": 7},
+        "chunking_strategy": {
+            "type": "static",
+            "static": {"max_chunk_size_tokens": 200, "chunk_overlap_tokens": 50},
+        },
     }
     api.call(op, 200, json=full, headers=ADMIN)
     api.call(op, 404, json={"file_ids": [NO_FILE]}, headers=ADMIN)
@@ -943,6 +962,24 @@ def _stores_search(api: Api) -> None:
     found = api.call(op, 200, where, json={"query": "opening hours"}, headers=ADMIN).json()
     assert found["data"]
     api.call(op, 200, where, json={"query": ["hours", "open"], "max_num_results": 1}, headers=ADMIN)
+    filtered = {
+        "query": "hours",
+        "filters": {
+            "type": "or",
+            "filters": [
+                {"type": "eq", "key": "lang", "value": "en"},
+                {"type": "nin", "key": "rank", "value": [1, 2]},
+            ],
+        },
+        "ranking_options": {
+            "ranker": "auto",
+            "score_threshold": 0.0,
+            "hybrid_search": {"embedding_weight": 1, "text_weight": 2},
+        },
+    }
+    api.call(op, 200, where, json=filtered, headers=ADMIN)
+    zero = {"hybrid_search": {"embedding_weight": 0, "text_weight": 0}}
+    api.call(op, 400, where, json={"query": "x", "ranking_options": zero}, headers=ADMIN)
     api.call(op, 400, where, json={}, headers=ADMIN)
     api.call(op, 404, {"store_id": NO_STORE}, json={"query": "x"}, headers=ADMIN)
 

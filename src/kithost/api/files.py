@@ -11,7 +11,14 @@ from starlette.datastructures import UploadFile
 
 from kithost.api import openapi_schemas as wire
 from kithost.api.deps import AppServices, ClientContext, public_base_url
-from kithost.api.openapi import BINARY, bytes_response, multipart_request, ok, upload_bytes_request
+from kithost.api.openapi import (
+    BINARY,
+    UPLOAD_TYPES,
+    bytes_response,
+    multipart_request,
+    ok,
+    upload_bytes_request,
+)
 from kithost.core.errors import InvalidRequest, NotFound
 from kithost.core.signing import content_path, upload_path
 from kithost.core.uploads import IMAGE_MIME_TYPES, normalise_mime_type
@@ -68,7 +75,7 @@ async def _file_part(request: Request, max_bytes: int) -> UploadFile:
     "",
     operation_id="beta.chatkit.upload_file",
     responses=ok(wire.ChatKitUploadedFile, 400, 403, name="ChatKitUploadedFile"),
-    openapi_extra=multipart_request({"file": BINARY}, ["file"]),
+    openapi_extra=multipart_request({"file": BINARY}, ["file"], UPLOAD_TYPES),
 )
 async def upload_file(request: Request, services: AppServices, context: ClientContext) -> Any:
     """Direct upload (hosted ``/v1/chatkit/files``, chatkit-js ``direct`` strategy)."""

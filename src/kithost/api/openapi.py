@@ -23,6 +23,7 @@ from pydantic.json_schema import JsonSchemaMode
 from kithost.api import deps
 from kithost.api import openapi_schemas as wire
 from kithost.api.openapi_schemas import ErrorResponse
+from kithost.core.uploads import DEFAULT_MIME_TYPES
 
 Responses = dict[int | str, dict[str, Any]]
 Schema = dict[str, Any]
@@ -53,6 +54,8 @@ SECURITY_SCHEMES: dict[str, Schema] = {
 EITHER_CREDENTIAL: Schema = {"security": [{ADMIN_KEY: []}, {CLIENT_SECRET: []}]}
 """``openapi_extra`` of a route that takes an admin key or a client secret."""
 
+# Path ids the control plane checks for their kind (400 otherwise), as hosted does.
+ID_PREFIXES = {"session_id": "cksess", "thread_id": "cthr"}
 BETA_HEADER_PATTERN = r"^(.*,)?[ \t]*chatkit_beta=v1[ \t]*(,.*)?$"
 
 ERROR_DESCRIPTIONS = {
@@ -92,7 +95,8 @@ _components: dict[str, tuple[JsonSchemaMode, Any]] = {}
 
 
 def schema_ref(source: Any, name: str | None = None, mode: JsonSchemaMode = "validation") -> Schema:
-    """A ``$ref`` to ``source`` (a model class or a type) under ``name`` (default: its own)."""
+    """A ``$ref`` to ``source`` (a model class, a type, or a JSON schema) under ``name``
+    (default: its own)."""
     name = name or source.__name__
     known = _components.get(name)
     if known is not None and known != (mode, source):
@@ -132,10 +136,10 @@ def _error(status: int) -> Schema:
     return response
 
 
-def json_request(source: Any, name: str | None = None, required: bool = True) -> Schema:
+def json_request(source: Any, name: str | None = None) -> Schema:
     """``openapi_extra=``: a JSON body of ``source`` (the route reads it itself)."""
     content = {"application/json": {"schema": schema_ref(source, name)}}
-    return {"requestBody": {"required": required, "content": content}}
+    return {"requestBody": {"required": True, "content": content}}
 
 
 BINARY: Schema = {
@@ -145,33 +149,46 @@ BINARY: Schema = {
 }
 
 
-def multipart_request(fields: dict[str, Schema], required: list[str]) -> Schema:
-    """``openapi_extra=``: a ``multipart/form-data`` body with these parts."""
+def multipart_request(
+    fields: dict[str, Schema], required: list[str], file_types: tuple[str, ...] = ()
+) -> Schema:
+    """``openapi_extra=``: a ``multipart/form-data`` body with these parts; ``file_types``: the
+    content types the ``file`` part may have."""
     schema = {"type": "object", "properties": fields, "required": required}
-    return {
-        "requestBody": {"required": True, "content": {"multipart/form-data": {"schema": schema}}}
-    }
+    media: Schema = {"schema": schema}
+    if file_types:
+        media["encoding"] = {"file": {"contentType": ", ".join(file_types)}}
+    return {"requestBody": {"required": True, "content": {"multipart/form-data": media}}}
 
 
 FILE_PURPOSE: Schema = {"type": "string", "enum": ["assistants", "user_data"]}
+UPLOAD_TYPES = DEFAULT_MIME_TYPES  # what a session's uploads may be (others: 400)
 EVENT_STREAM_DESCRIPTION = (
-    "Server-sent events: each `data:` line holds one JSON `ChatKitStreamEvent` (the "
-    "`x-event-schema`); with detach (and on `runs.events`) each event also has an `id:`."
+    "Server-sent events (the schema describes one event, as OpenAPI 3.1 tools read it): each "
+    "`data` is one JSON `ChatKitStreamEvent`; with detach (and on `runs.events`) each event "
+    "also has an `id`, its number in the run."
 )
 
 
 def event_stream(description: str = "The answer, as it streams.") -> Schema:
-    """A 200 of ``text/event-stream`` whose events are ChatKit's ``ThreadStreamEvent``."""
-    return {
-        "description": f"{description} {EVENT_STREAM_DESCRIPTION}",
-        "content": {
-            "text/event-stream": {
-                "schema": {"type": "string"},
-                "x-event-schema": schema_ref(
+    """A 200 of ``text/event-stream`` whose events carry ChatKit's ``ThreadStreamEvent``."""
+    event = {
+        "type": "object",
+        "properties": {
+            "data": {
+                "type": "string",
+                "contentMediaType": "application/json",
+                "contentSchema": schema_ref(
                     wire.ConversationEvent, "ChatKitStreamEvent", "serialization"
                 ),
-            }
+            },
+            "id": {"type": "string", "pattern": "^[0-9]+$"},
         },
+        "required": ["data"],
+    }
+    return {
+        "description": f"{description} {EVENT_STREAM_DESCRIPTION}",
+        "content": {"text/event-stream": {"schema": event}},
         "headers": {
             "X-Kithost-Run-Id": {
                 "description": "On a stream: the run it follows (`GET /v1/chatkit/runs/{run_id}`).",
@@ -308,6 +325,9 @@ def _finish_operation(operation: dict[str, Any], face: str | None, beta_required
         p for p in operation.get("parameters", []) if p["name"].lower() != "authorization"
     ]
     for parameter in parameters:
+        prefix = ID_PREFIXES.get(parameter["name"])
+        if parameter["in"] == "path" and prefix:
+            parameter["schema"] = {**parameter["schema"], "pattern": f"^{prefix}"}
         if parameter["name"] == "OpenAI-Beta":
             parameter["schema"] = {"type": "string", "pattern": BETA_HEADER_PATTERN}
             parameter["required"] = face == "admin" and beta_required
@@ -373,8 +393,9 @@ def _self_description() -> dict[str, Any]:
 def _component_schemas() -> dict[str, Schema]:
     """Every referenced schema and what it refers to, generated together so that shared
     models become one component."""
-    keys = list(_components)
-    inputs = [(name, mode, TypeAdapter(source)) for name, (mode, source) in _components.items()]
+    raw = {name: source for name, (_, source) in _components.items() if isinstance(source, dict)}
+    keys = [name for name in _components if name not in raw]
+    inputs = [(name, _components[name][0], TypeAdapter(_components[name][1])) for name in keys]
     with warnings.catch_warnings():
         # chatkit's generic models have defaults (type variables) that JSON cannot show.
         warnings.simplefilter("ignore")
@@ -399,8 +420,20 @@ def _component_schemas() -> dict[str, Schema]:
     for old, new in renames.items():
         schemas[new] = schemas.pop(old)
     schemas = _renamed(schemas, renames) if renames else schemas
+    schemas.update(raw)
+    schemas.update(wire.EXTRA_COMPONENTS)
+    for name, properties in wire.REFINEMENTS.items():
+        _refine(schemas[name], properties)
     _require_tags(schemas)
     return schemas
+
+
+def _refine(schema: Schema, properties: dict[str, Schema]) -> None:
+    """Give ``properties`` their real schemas, still nullable where the model allows null."""
+    for key, refined in properties.items():
+        options = schema["properties"][key].get("anyOf", [])
+        nullable = {"type": "null"} in options
+        schema["properties"][key] = {"anyOf": [refined, {"type": "null"}]} if nullable else refined
 
 
 def _require_tags(schemas: dict[str, Schema]) -> None:

@@ -29,6 +29,14 @@ from kithost.core.sessions import (
     SessionStatus,
     WorkflowParam,
 )
+from kithost.retrieval.chunking import MAX_MAX_TOKENS, MIN_MAX_TOKENS
+from kithost.retrieval.filters import (
+    COMPARISONS,
+    COMPOUNDS,
+    MAX_KEY_LENGTH,
+    MAX_KEYS,
+    MAX_VALUE_LENGTH,
+)
 from kithost.retrieval.models import ErrorCode, FileStatus, SearchMode, StoreStatus
 from kithost.runs.model import RunStatus
 from kithost.workflows.capabilities import FindingStatus
@@ -560,3 +568,119 @@ class SessionCreateParams(SessionCreate):
     """The body of ``POST /v1/chatkit/sessions`` (what the session service validates)."""
 
     workflow: ChatSessionWorkflowParam
+
+
+# -- what the retrieval service checks in vector store requests (the models say dict) ---------
+_KEY = {"type": "string", "maxLength": MAX_KEY_LENGTH}
+_TEXT = {"type": "string", "maxLength": MAX_VALUE_LENGTH}
+_SCALAR = {"anyOf": [{"type": "string"}, {"type": "number"}, {"type": "boolean"}]}
+METADATA = {
+    "type": "object",
+    "maxProperties": MAX_KEYS,
+    "propertyNames": _KEY,
+    "additionalProperties": _TEXT,
+}
+ATTRIBUTES = {
+    "type": "object",
+    "maxProperties": MAX_KEYS,
+    "propertyNames": _KEY,
+    "additionalProperties": {"anyOf": [_TEXT, {"type": "number"}, {"type": "boolean"}]},
+}
+CHUNKING_STRATEGY = {
+    "description": "`chunk_overlap_tokens` is at most half of `max_chunk_size_tokens`.",
+    "oneOf": [
+        {"type": "object", "properties": {"type": {"const": "auto"}}, "required": ["type"]},
+        {
+            "type": "object",
+            "properties": {
+                "type": {"const": "static"},
+                "static": {
+                    "type": "object",
+                    "properties": {
+                        "max_chunk_size_tokens": {
+                            "type": "integer",
+                            "minimum": MIN_MAX_TOKENS,
+                            "maximum": MAX_MAX_TOKENS,
+                        },
+                        "chunk_overlap_tokens": {
+                            "type": "integer",
+                            "minimum": 0,
+                            "maximum": MAX_MAX_TOKENS // 2,
+                        },
+                    },
+                },
+            },
+            "required": ["type", "static"],
+        },
+    ],
+}
+VECTOR_STORE_FILTER = {
+    "description": "A comparison of one attribute, or filters combined (at most 8 levels).",
+    "anyOf": [
+        {
+            "type": "object",
+            "properties": {
+                "type": {"enum": [c for c in COMPARISONS if c not in ("in", "nin")]},
+                "key": {"type": "string", "minLength": 1},
+                "value": _SCALAR,
+            },
+            "required": ["type", "key", "value"],
+        },
+        {
+            "type": "object",
+            "properties": {
+                "type": {"enum": ["in", "nin"]},
+                "key": {"type": "string", "minLength": 1},
+                "value": {"type": "array", "items": _SCALAR},
+            },
+            "required": ["type", "key", "value"],
+        },
+        {
+            "type": "object",
+            "properties": {
+                "type": {"enum": list(COMPOUNDS)},
+                "filters": {
+                    "type": "array",
+                    "minItems": 1,
+                    "items": {"$ref": "#/components/schemas/VectorStoreFilter"},
+                },
+            },
+            "required": ["type", "filters"],
+        },
+    ],
+}
+_WEIGHT = {"type": "number", "minimum": 0}
+RANKING_OPTIONS = {
+    "type": "object",
+    "properties": {
+        "ranker": {"enum": ["none", "auto", "default-2024-11-15"]},
+        "score_threshold": {"type": "number", "minimum": 0, "maximum": 1},
+        "hybrid_search": {
+            "type": "object",
+            "properties": {"embedding_weight": _WEIGHT, "text_weight": _WEIGHT},
+            "not": {
+                "properties": {"embedding_weight": {"const": 0}, "text_weight": {"const": 0}},
+                "required": ["embedding_weight", "text_weight"],
+            },
+        },
+    },
+}
+_QUERY_TEXT = {"type": "string", "pattern": "\\S"}
+SEARCH_QUERY = {"anyOf": [_QUERY_TEXT, {"type": "array", "minItems": 1, "items": _QUERY_TEXT}]}
+_FILTER_REF = {"$ref": "#/components/schemas/VectorStoreFilter"}
+_FILE_SETTINGS = {"attributes": ATTRIBUTES, "chunking_strategy": CHUNKING_STRATEGY}
+EXTRA_COMPONENTS = {"VectorStoreFilter": VECTOR_STORE_FILTER}
+REFINEMENTS: dict[str, dict[str, Any]] = {
+    "VectorStoreCreateParams": {"metadata": METADATA, "chunking_strategy": CHUNKING_STRATEGY},
+    "VectorStoreUpdateParams": {"metadata": METADATA},
+    "VectorStoreFileCreateParams": _FILE_SETTINGS,
+    "VectorStoreFileUpdateParams": {"attributes": ATTRIBUTES},
+    "VectorStoreFileBatchCreateParams": _FILE_SETTINGS,
+    "BatchFile": _FILE_SETTINGS,
+    "VectorStoreSearchParams": {
+        "query": SEARCH_QUERY,
+        "filters": _FILTER_REF,
+        "ranking_options": RANKING_OPTIONS,
+    },
+}
+"""Component → property → its real schema, applied to the generated request components."""
