@@ -368,13 +368,14 @@ def test_custom_action_on_a_workflow_without_handler_is_an_error_event(
         assert error["allow_retry"] is False
         assert "widget actions" in error["message"]
 
-    # A sender that is not a widget: the SDK's own error event.
+    # A sender that is not a widget is refused before the stream starts, as the sync kind is.
     user_item = items[0].id
     result = client.stream(
         "threads.custom_action", thread_id=thread.id, item_id=user_item, action=ACTION
     )
-    assert result.status_code == 200
-    assert result.events == [{"type": "error", "code": "stream.error", "allow_retry": False}]
+    assert result.status_code == 400
+    assert result.body["error"]["code"] == "invalid_item"
+    assert result.body["error"]["param"] == "params.item_id"
 
     # An unknown sender is refused before the stream starts.
     unknown = client.stream(
@@ -401,9 +402,9 @@ def test_sync_custom_action(chat: ChatFactory, server: KithostProcess) -> None:
     not_widget = client.request(
         "threads.sync_custom_action", thread_id=thread.id, item_id=items[0].id, action=ACTION
     )
-    assert error_of(not_widget, 400)["message"] == (
-        "threads.sync_custom_action requires a widget sender item"
-    )
+    error = error_of(not_widget, 400)
+    assert (error["param"], error["code"]) == ("params.item_id", "invalid_item")
+    assert error["message"] == f"Item '{items[0].id}' is not a widget (it is a user_message)."
     unknown = client.request(
         "threads.sync_custom_action", thread_id=thread.id, item_id="cti_nope", action=ACTION
     )

@@ -24,6 +24,7 @@ from kithost.api import (
     vector_stores,
     workflows,
 )
+from kithost.api.body_limits import BodyLimits, BodySizeGuard
 from kithost.api.cors import BrowserCORS
 from kithost.api.errors import install_error_handlers
 from kithost.api.middleware import RequestContextMiddleware
@@ -63,6 +64,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     install_error_handlers(app)
     install_openapi(app, resolved.require_beta_header)
+    # Innermost, so that a 413 still gets CORS headers and a request id.
+    app.add_middleware(BodySizeGuard, limits=BodyLimits.from_settings(resolved))
     app.add_middleware(BrowserCORS, origins=resolved.cors_origins)
     app.add_middleware(RequestContextMiddleware)
     for router in (

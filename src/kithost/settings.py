@@ -8,6 +8,11 @@ from typing import Annotated, Literal
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from kithost.core.limits import (
+    DEFAULT_CONTROL_BODY_BYTES,
+    DEFAULT_CONVERSATION_BODY_BYTES,
+    DEFAULT_FILE_BYTES,
+)
 from kithost.core.uploads import DEFAULT_MIME_TYPES
 
 DEFAULT_DATA_DIR = Path("var")
@@ -58,6 +63,26 @@ class Settings(BaseSettings):
     upload_mime_types: Annotated[list[str], NoDecode] = Field(
         default_factory=lambda: list(DEFAULT_MIME_TYPES),
         description="MIME types accepted for uploads.",
+    )
+    max_conversation_body_bytes: int = Field(
+        default=DEFAULT_CONVERSATION_BODY_BYTES,
+        ge=1024,
+        description="Largest request body `/v1/chatkit/conversation` reads; a larger one is "
+        "refused (413) as soon as it is declared or counted, and the connection closed.",
+    )
+    max_control_body_bytes: int = Field(
+        default=DEFAULT_CONTROL_BODY_BYTES,
+        ge=1024,
+        description="Largest request body of every other route except uploads (sessions, "
+        "threads, runs, vector stores, the console's); 413 past it.",
+    )
+    max_file_bytes: int = Field(
+        default=DEFAULT_FILE_BYTES,
+        ge=1024,
+        le=DEFAULT_FILE_BYTES,
+        description="Largest file `/v1/files` takes (its body may add 64 KB of multipart "
+        "framing); at most 512 MB, OpenAI's limit. ChatKit uploads follow each session's "
+        "`file_upload.max_file_size`.",
     )
     workflows_dir: Path = Field(
         default=Path("workflows"),

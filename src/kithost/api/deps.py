@@ -10,6 +10,7 @@ from fastapi import Depends, Header, Request
 from kithost.core.admin_auth import bearer_token
 from kithost.core.context import RequestContext
 from kithost.core.errors import InvalidRequest, Unauthenticated
+from kithost.core.limits import check_ids, check_json_depth
 from kithost.services import Services
 
 BETA_HEADER_VALUE = "chatkit_beta=v1"
@@ -39,20 +40,28 @@ async def require_admin_key(
         )
 
 
+async def admin_request(
+    request: Request, _admin: Annotated[None, Depends(require_admin_key)]
+) -> None:
+    """``require_admin_key``, then the ids in the path (bounded before any query)."""
+    check_ids(request.path_params)
+
+
 def _has_chatkit_beta(header: str | None) -> bool:
     return bool(header) and BETA_HEADER_VALUE in [
         part.strip() for part in (header or "").split(",")
     ]
 
 
-AdminKey = Depends(require_admin_key)
+AdminKey = Depends(admin_request)
 
 
 async def require_admin_key_only(
     services: AppServices, authorization: Annotated[str | None, Header()] = None
 ) -> None:
     """The admin key, no beta header: ``/v1/files`` and ``/v1/vector_stores`` are not ChatKit
-    (the SDKs send ``OpenAI-Beta: assistants=v2`` there)."""
+    (the SDKs send ``OpenAI-Beta: assistants=v2`` there). Their ids are shape-checked by the
+    retrieval service before any query (an unknown one is OpenAI's 404)."""
     await services.admin_auth.authenticate(authorization)
 
 
@@ -64,6 +73,7 @@ async def json_body(request: Request) -> Any:
     raw = await request.body()
     if not raw.strip():
         return {}
+    check_json_depth(raw)
     try:
         return json.loads(raw)
     except (ValueError, UnicodeDecodeError):
@@ -90,6 +100,7 @@ async def client_context(
         raise Unauthenticated("Missing bearer authentication in header (the client secret).")
     session = await services.sessions.authenticate(secret)
     await services.rate_limiter.hit(session.id, session.max_requests_per_1_minute)
+    check_ids(request.path_params)
     return RequestContext(
         session=session,
         public_url=public_base_url(request, services),

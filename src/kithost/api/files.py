@@ -10,6 +10,7 @@ from fastapi.responses import Response
 from starlette.datastructures import UploadFile
 
 from kithost.api import openapi_schemas as wire
+from kithost.api.body_limits import tighten_body_limit
 from kithost.api.deps import AppServices, ClientContext, public_base_url
 from kithost.api.openapi import (
     BINARY,
@@ -20,15 +21,15 @@ from kithost.api.openapi import (
     upload_bytes_request,
 )
 from kithost.core.errors import InvalidRequest, NotFound
+from kithost.core.limits import MULTIPART_OVERHEAD, RequestTooLarge
+from kithost.core.sessions import ChatSession
 from kithost.core.signing import content_path, upload_path
-from kithost.core.uploads import IMAGE_MIME_TYPES, normalise_mime_type
+from kithost.core.uploads import IMAGE_MIME_TYPES, normalise_mime_type, too_large
 from kithost.core.validation import contains_nul
 
 router = APIRouter(prefix="/v1/chatkit/files")
 
 CHUNK = 256 * 1024
-# Room for multipart boundaries and headers on top of the file itself.
-MULTIPART_OVERHEAD = 64 * 1024
 
 
 def _wire(attachment: Any) -> dict[str, Any]:
@@ -51,14 +52,25 @@ async def _raw_chunks(request: Request) -> AsyncIterator[bytes]:
             yield chunk
 
 
-async def _file_part(request: Request, max_bytes: int) -> UploadFile:
+def _limit_body(request: Request, session: ChatSession, max_bytes: int, framing: int) -> None:
+    """The session's file size bounds the body: a declared size over it is refused at once, a
+    streamed body once it passes it (with ``framing`` bytes of room for multipart)."""
     declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > max_bytes + MULTIPART_OVERHEAD:
-        raise InvalidRequest(
-            "The file is larger than this session's limit.", param="file", code="file_too_large"
-        )
+    if declared and declared.isdigit() and int(declared) > max_bytes + framing:
+        raise too_large(session)
+    tighten_body_limit(
+        request,
+        max_bytes + MULTIPART_OVERHEAD,
+        f"this session's file_upload.max_file_size of {session.configuration.max_file_size_mb}"
+        " MB, plus multipart framing",
+    )
+
+
+async def _file_part(request: Request) -> UploadFile:
     try:
         form = await request.form()
+    except RequestTooLarge:
+        raise
     except Exception:
         raise InvalidRequest(
             "Expected a multipart/form-data body with a 'file' part.", param="file"
@@ -79,7 +91,9 @@ async def _file_part(request: Request, max_bytes: int) -> UploadFile:
 )
 async def upload_file(request: Request, services: AppServices, context: ClientContext) -> Any:
     """Direct upload (hosted ``/v1/chatkit/files``, chatkit-js ``direct`` strategy)."""
-    file = await _file_part(request, services.uploads_policy.max_bytes(context.session))
+    session = context.session
+    _limit_body(request, session, services.uploads_policy.max_bytes(session), MULTIPART_OVERHEAD)
+    file = await _file_part(request)
     name = file.filename or "upload"
     if contains_nul(name):
         await file.close()
@@ -124,8 +138,13 @@ async def upload_file_bytes(
         raise NotFound("This upload link is invalid or has expired.")
     public_url = public_base_url(request, services)
     content_type = request.headers.get("content-type", "")
-    if content_type.startswith("multipart/form-data"):
-        file = await _file_part(request, 512 * 1024 * 1024)
+    multipart = content_type.startswith("multipart/form-data")
+    # Before a byte is read: the link's attachment and session, whose limit bounds the body.
+    _record, session = await services.uploads.pending_upload(attachment_id)
+    framing = MULTIPART_OVERHEAD if multipart else 0
+    _limit_body(request, session, services.uploads_policy.max_bytes(session), framing)
+    if multipart:
+        file = await _file_part(request)
         try:
             attachment = await services.uploads.upload_two_phase(
                 attachment_id, public_url, _chunks(file)

@@ -14,6 +14,7 @@ from kithost.api.deps import AdminKeyOnly, AppServices
 from kithost.api.openapi import BINARY, FILE_PURPOSE, bytes_response, multipart_request, ok
 from kithost.api.retrieval_wire import file_wire
 from kithost.core.errors import InvalidRequest, missing_parameter
+from kithost.core.limits import RequestTooLarge
 from kithost.core.pagination import ListParams, Order
 from kithost.core.validation import check_text
 
@@ -37,6 +38,8 @@ async def _chunks(file: UploadFile) -> AsyncIterator[bytes]:
 async def upload_file(request: Request, services: AppServices) -> Any:
     try:
         form = await request.form(max_files=1, max_fields=8)
+    except RequestTooLarge:
+        raise
     except Exception:
         raise InvalidRequest(
             "Expected a multipart/form-data body with 'file' and 'purpose' parts.", param="file"
@@ -49,7 +52,10 @@ async def upload_file(request: Request, services: AppServices) -> Any:
         if not isinstance(purpose, str) or not purpose:
             raise missing_parameter("purpose")
         record = await services.retrieval.upload_file(
-            file.filename or "upload", _chunks(file), purpose
+            file.filename or "upload",
+            _chunks(file),
+            purpose,
+            max_bytes=services.settings.max_file_bytes,
         )
     finally:
         await form.close()

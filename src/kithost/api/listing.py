@@ -6,8 +6,8 @@ from typing import Annotated
 
 from fastapi import Depends, Query
 
+from kithost.core.limits import check_id
 from kithost.core.pagination import DEFAULT_LIMIT, MAX_LIMIT, ListParams, Order
-from kithost.core.validation import check_text
 
 
 async def list_params(  # async: see get_services
@@ -16,8 +16,8 @@ async def list_params(  # async: see get_services
     after: Annotated[str | None, Query(min_length=1)] = None,
     before: Annotated[str | None, Query(min_length=1)] = None,
 ) -> ListParams:
-    check_text(after, "after")
-    check_text(before, "before")
+    check_id(after, "after")
+    check_id(before, "before")
     return ListParams(limit=limit, order=order, after=after, before=before)
 
 

@@ -19,6 +19,7 @@ from kithost.api.openapi import EITHER_CREDENTIAL, event_stream_responses, ok
 from kithost.api.run_streams import RUN_ID_HEADER, SSE_HEADERS, run_events
 from kithost.core.admin_auth import bearer_token
 from kithost.core.errors import InvalidRequest, NotFound
+from kithost.core.limits import check_ids
 from kithost.core.secrets import CLIENT_SECRET_PREFIX
 from kithost.runs.model import RUN_PREFIX, RunRecord
 
@@ -46,6 +47,7 @@ async def run_caller(
         context = await client_context(request, services, authorization)
         return Caller(user=context.user)
     await require_admin_key(services, authorization, openai_beta)
+    check_ids(request.path_params)
     return Caller(user=None)
 
 

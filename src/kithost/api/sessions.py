@@ -10,6 +10,7 @@ from kithost.api import openapi_schemas as wire
 from kithost.api.deps import AdminKey, AppServices, json_body
 from kithost.api.listing import ListQuery
 from kithost.api.openapi import json_request, ok
+from kithost.core.limits import check_id
 from kithost.core.sessions import SessionStatus
 from kithost.core.validation import check_text
 
@@ -58,6 +59,6 @@ async def list_sessions(
 ) -> Any:
     """Extension: sessions newest first, filterable by ``user``, ``status`` and ``workflow_id``."""
     check_text(user, "user")
-    check_text(workflow_id, "workflow_id")
+    check_id(workflow_id, "workflow_id")
     page = await services.sessions.list(params, user=user, status=status, workflow_id=workflow_id)
     return page.to_wire(lambda session: session.to_wire())

@@ -10,6 +10,7 @@ from kithost.api import openapi_schemas as wire
 from kithost.api.deps import AdminKey, AppServices, public_base_url
 from kithost.api.listing import ListQuery
 from kithost.api.openapi import ok
+from kithost.core.limits import check_id
 from kithost.core.traces import traces_to_wire
 from kithost.core.validation import check_text
 
@@ -24,7 +25,7 @@ async def list_threads(
     workflow_id: Annotated[str | None, Query(min_length=1)] = None,
 ) -> Any:
     check_text(user, "user")
-    check_text(workflow_id, "workflow_id")
+    check_id(workflow_id, "workflow_id")
     page = await services.threads.list(params, user=user, workflow_id=workflow_id)
     return page.to_wire(lambda thread: thread.to_wire())
 

@@ -13,6 +13,7 @@ from kithost.api.listing import ListQuery
 from kithost.api.openapi import json_request, ok
 from kithost.api.retrieval_wire import batch_wire, search_wire, store_file_wire, store_wire
 from kithost.core.errors import InvalidRequest
+from kithost.core.limits import MAX_VECTOR_STORE_FILES
 from kithost.core.validation import NonEmptyText, check_text, parse_model
 from kithost.retrieval.models import BatchEntry, ExpiresAfter, FileStatus
 
@@ -23,6 +24,11 @@ POLL_AFTER_MS = "250"
 
 Body = Annotated[Any, Depends(json_body)]
 StatusFilter = Literal["in_progress", "completed", "failed", "cancelled"]
+
+
+# File ids reach one IN list: bounded in number (OpenAI's batch size). Each is shape-checked
+# by the retrieval service before any query.
+FileIds = Annotated[list[NonEmptyText], Field(max_length=MAX_VECTOR_STORE_FILES)]
 
 
 class _Strict(BaseModel):
@@ -42,7 +48,7 @@ class CreateStore(_Strict):
     description: StrictStr | None = None  # accepted, as OpenAI does; not kept
     metadata: dict[str, Any] | None = None
     expires_after: ExpiresAfterBody | None = None
-    file_ids: list[NonEmptyText] | None = None
+    file_ids: FileIds | None = None
     chunking_strategy: dict[str, Any] | None = None
 
 
@@ -69,8 +75,8 @@ class BatchFile(_Strict):
 
 
 class CreateBatch(_Strict):
-    file_ids: list[NonEmptyText] | None = None
-    files: list[BatchFile] | None = None
+    file_ids: FileIds | None = None
+    files: Annotated[list[BatchFile], Field(max_length=MAX_VECTOR_STORE_FILES)] | None = None
     attributes: dict[str, Any] | None = None
     chunking_strategy: dict[str, Any] | None = None
 

@@ -8,11 +8,14 @@ attachment are refused here first (chatkit-protocol.md §1, §12).
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from typing import Any
 
 from chatkit.types import (
+    AttachmentsCreateReq,
     AttachmentsDeleteReq,
     ChatKitReq,
+    ItemsFeedbackReq,
     ItemsListReq,
     ThreadsAddClientToolOutputReq,
     ThreadsAddStructuredInputReq,
@@ -21,9 +24,11 @@ from chatkit.types import (
     ThreadsCustomActionReq,
     ThreadsListReq,
     ThreadsRetryAfterItemReq,
+    ThreadsUpdateReq,
 )
 from pydantic import TypeAdapter, ValidationError
 
+from kithost.core import limits
 from kithost.core.errors import InvalidRequest
 from kithost.core.validation import contains_nul, nul_error
 
@@ -43,12 +48,16 @@ NEW_INPUT = (
 
 def parse_request(body: bytes) -> ChatKitReq:
     """Validate a ChatKit request body, mapping problems to a 400 that names the field."""
+    limits.check_json_depth(body)
     try:
         request = _REQUEST.validate_json(body)
     except ValidationError as exc:
         raise _invalid(exc) from None
     _check_page_size(request)
     _check_no_nul(body)
+    limits.check_ids(_ids_of(request))
+    _check_sizes(request)
+    _drop_repeats(request)
     return request
 
 
@@ -66,6 +75,59 @@ def attachment_ids_of(request: ChatKitReq) -> list[str]:
 
 def deleted_attachment_of(request: ChatKitReq) -> str | None:
     return request.params.attachment_id if isinstance(request, AttachmentsDeleteReq) else None
+
+
+def _ids_of(request: ChatKitReq) -> Iterator[tuple[str, str]]:
+    """Every id the request names, with its parameter path: each is bounded before a query."""
+    params = request.params
+    for name in ("thread_id", "item_id", "attachment_id", "after"):
+        value = getattr(params, name, None)
+        if isinstance(value, str):
+            yield f"params.{name}", value
+    if isinstance(request, ItemsFeedbackReq):
+        for n, item_id in enumerate(request.params.item_ids):
+            yield f"params.item_ids[{n}]", item_id
+    for n, attachment_id in enumerate(attachment_ids_of(request)):
+        yield f"params.input.attachments[{n}]", attachment_id
+
+
+def _check_sizes(request: ChatKitReq) -> None:
+    """Lists and strings that reach a query or a stored row stay within fixed bounds."""
+    if isinstance(request, ItemsFeedbackReq):
+        _check_count("params.item_ids", len(request.params.item_ids), limits.MAX_FEEDBACK_ITEMS)
+    if isinstance(request, ThreadsCreateReq | ThreadsAddUserMessageReq):
+        content = request.params.input.content
+        _check_count("params.input.content", len(content), limits.MAX_LIST_ITEMS)
+    if isinstance(request, ThreadsAddStructuredInputReq):
+        answers = request.params.input.answers
+        _check_count("params.input.answers", len(answers), limits.MAX_LIST_ITEMS)
+        for key, answer in answers.items():
+            param = f"params.input.answers.{key}.values"
+            _check_count(param, len(answer.values), limits.MAX_LIST_ITEMS)
+    if isinstance(request, ThreadsUpdateReq):
+        _check_length("params.title", request.params.title, limits.MAX_TITLE_LENGTH)
+    if isinstance(request, AttachmentsCreateReq):
+        _check_length("params.name", request.params.name, limits.MAX_FILE_NAME_LENGTH)
+        _check_length("params.mime_type", request.params.mime_type, limits.MAX_MIME_TYPE_LENGTH)
+
+
+def _check_count(param: str, count: int, limit: int) -> None:
+    if count > limit:
+        raise limits.too_many(param, count, limit)
+
+
+def _check_length(param: str, value: str, limit: int) -> None:
+    if len(value) > limit:
+        raise limits.too_long(param, value, limit)
+
+
+def _drop_repeats(request: ChatKitReq) -> None:
+    """An attachment or an item named twice counts, and is stored, once."""
+    if isinstance(request, ThreadsCreateReq | ThreadsAddUserMessageReq):
+        user_input = request.params.input
+        user_input.attachments = list(dict.fromkeys(user_input.attachments))
+    if isinstance(request, ItemsFeedbackReq):
+        request.params.item_ids = list(dict.fromkeys(request.params.item_ids))
 
 
 def _check_page_size(request: ChatKitReq) -> None:

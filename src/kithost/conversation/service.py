@@ -19,6 +19,7 @@ from chatkit.types import (
     ThreadsRetryAfterItemReq,
     ThreadsSyncCustomActionReq,
     UserMessageItem,
+    WidgetItem,
 )
 
 from kithost.conversation import requests
@@ -27,6 +28,7 @@ from kithost.conversation.uploads import Uploads
 from kithost.core import ids
 from kithost.core.context import RequestContext
 from kithost.core.errors import InvalidRequest, NotFound
+from kithost.core.limits import too_many
 from kithost.store.chatkit_store import SqlChatKitStore
 
 
@@ -91,6 +93,15 @@ class ConversationService:
             await self._check_target(request, thread_id, context)
         attachment_ids = requests.attachment_ids_of(request)
         if attachment_ids:
+            # Repeats are already dropped: this counts distinct files.
+            max_files = context.session.configuration.max_files
+            if len(attachment_ids) > max_files:
+                raise too_many(
+                    "params.input.attachments",
+                    len(attachment_ids),
+                    max_files,
+                    " (the session's file_upload.max_files)",
+                )
             await self._uploads.check_usable(attachment_ids, context)
         deleted = requests.deleted_attachment_of(request)
         if deleted is not None:
@@ -137,8 +148,11 @@ class ConversationService:
             isinstance(request, ThreadsCustomActionReq | ThreadsSyncCustomActionReq)
             and request.params.item_id is not None
         ):
-            # A sender that is not a widget is the SDK's to report (an error event, or a 400).
-            await self._item(thread_id, request.params.item_id, context)
+            # The SDK's rule, checked here so that both kinds answer the same 400 (inside a
+            # stream the SDK could only send an error event after the 200).
+            item = await self._item(thread_id, request.params.item_id, context)
+            if not isinstance(item, WidgetItem):
+                raise _wrong_item(item, "a widget")
 
     async def _item(self, thread_id: str, item_id: str, context: RequestContext) -> ThreadItem:
         try:

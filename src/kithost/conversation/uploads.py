@@ -111,10 +111,9 @@ class Uploads(AttachmentStore[RequestContext]):
         )
         return attachment
 
-    async def upload_two_phase(
-        self, attachment_id: str, public_url: str, chunks: AsyncIterator[bytes]
-    ) -> Attachment:
-        """Two-phase step 2: the bytes for an attachment made by ``attachments.create``."""
+    async def pending_upload(self, attachment_id: str) -> tuple[AttachmentRecord, ChatSession]:
+        """Two-phase step 2, before a byte is read: the attachment still waits for its bytes and
+        the session that made it is active (its limits apply to the body)."""
         record = await self._attachments.get(attachment_id)
         if record is None or record.session_id is None:
             raise NotFound(f"No attachment found with id '{attachment_id}'.")
@@ -123,8 +122,25 @@ class Uploads(AttachmentStore[RequestContext]):
                 "This attachment's bytes were already uploaded.", code="already_uploaded"
             )
         session = await self._sessions.get(record.session_id)
-        if session is None or session.status() != "active":
-            raise Unauthenticated("The session that created this upload is no longer active.")
+        if session is None:
+            raise NotFound(f"No attachment found with id '{attachment_id}'.")
+        status = session.status()
+        if status == "cancelled":
+            raise Unauthenticated(
+                "The session that created this upload has been cancelled.",
+                code="session_cancelled",
+            )
+        if status == "expired":
+            raise Unauthenticated(
+                "The session that created this upload has expired.", code="session_expired"
+            )
+        return record, session
+
+    async def upload_two_phase(
+        self, attachment_id: str, public_url: str, chunks: AsyncIterator[bytes]
+    ) -> Attachment:
+        """Two-phase step 2: the bytes for an attachment made by ``attachments.create``."""
+        record, session = await self.pending_upload(attachment_id)
         size = await self._write(session, attachment_id, record.mime_type, chunks)
         context = RequestContext(session=session, public_url=public_url)
         attachment = self._attachment(attachment_id, record.name, record.mime_type, context, None)

@@ -13,6 +13,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr
 
+from kithost.core.limits import MAX_ID_LENGTH, MAX_USER_LENGTH
 from kithost.core.validation import NonEmptyText, contains_nul
 
 DEFAULT_EXPIRES_SECONDS = 600
@@ -41,8 +42,8 @@ class TracingParam(_Strict):
 
 
 class WorkflowParam(_Strict):
-    id: NonEmptyText
-    version: NonEmptyText | None = None
+    id: Annotated[NonEmptyText, Field(max_length=MAX_ID_LENGTH)]
+    version: Annotated[NonEmptyText, Field(max_length=MAX_ID_LENGTH)] | None = None
     state_variables: dict[StrictStr, StateValue] | None = None
     tracing: TracingParam | None = None
 
@@ -84,7 +85,7 @@ class ChatKitConfigurationParam(_Strict):
 class SessionCreate(_Strict):
     """The body of ``POST /v1/chatkit/sessions``."""
 
-    user: NonEmptyText
+    user: Annotated[NonEmptyText, Field(max_length=MAX_USER_LENGTH)]
     workflow: WorkflowParam
     expires_after: ExpiresAfterParam | None = None
     rate_limits: RateLimitsParam | None = None

@@ -131,6 +131,21 @@ def error_from_details(error: ErrorDetails) -> InvalidRequest:
             param=param,
             code="string_above_max_length",
         )
+    if kind == "too_long":
+        if isinstance(value, str):
+            return InvalidRequest(
+                f"Invalid '{param}': string too long. Expected a string with maximum length "
+                f"{ctx.get('max_length')}, but got a string with length {len(value)} instead.",
+                param=param,
+                code="string_above_max_length",
+            )
+        return InvalidRequest(
+            f"Invalid '{param}': array too long. Expected an array with maximum length "
+            f"{ctx.get('max_length')}, but got an array with length {ctx.get('actual_length')} "
+            "instead.",
+            param=param,
+            code="array_above_max_length",
+        )
     if kind == "literal_error":
         return InvalidRequest(
             f"Invalid value: '{value}'. Supported values are: {ctx.get('expected')}.",

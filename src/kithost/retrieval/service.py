@@ -97,7 +97,11 @@ class Retrieval:
 
     # -- files -------------------------------------------------------------------------------
     async def upload_file(
-        self, filename: str, data: bytes | AsyncIterator[bytes], purpose: str
+        self,
+        filename: str,
+        data: bytes | AsyncIterator[bytes],
+        purpose: str,
+        max_bytes: int = MAX_FILE_BYTES,
     ) -> StoredFile:
         if purpose not in PURPOSES:
             raise InvalidRequest(
@@ -126,10 +130,10 @@ class Retrieval:
                 yield part
 
         try:
-            size = await self.blobs.write(file_id, chunks(), MAX_FILE_BYTES)
+            size = await self.blobs.write(file_id, chunks(), max_bytes)
         except TooLarge:
             raise InvalidRequest(
-                f"The file is larger than {MAX_FILE_BYTES // (1024 * 1024)} MB.",
+                f"The file is larger than {max_bytes} bytes ({max_bytes / (1024 * 1024):g} MB).",
                 param="file",
                 code="file_too_large",
             ) from None

@@ -21,6 +21,8 @@ from kithost.store.tables import (
 )
 from kithost.store.upsert import insert_once, upsert
 
+IN_LIST_SIZE = 500  # ids per IN (…) list
+
 
 class ThreadRepository:
     def __init__(self, engine: AsyncEngine):
@@ -136,14 +138,17 @@ class ThreadRepository:
     async def record_feedback(self, thread_id: str, item_ids: list[str], kind: str) -> None:
         """Keep the latest verdict per item; ids not in this thread are ignored."""
         async with self._engine.begin() as conn:
-            known = (
-                await conn.execute(
+            known: set[str] = set()
+            # In slices: one IN list of any length would pass PostgreSQL's bind-parameter limit.
+            for start in range(0, len(item_ids), IN_LIST_SIZE):
+                rows = await conn.execute(
                     select(thread_items.c.id).where(
-                        thread_items.c.thread_id == thread_id, thread_items.c.id.in_(item_ids)
+                        thread_items.c.thread_id == thread_id,
+                        thread_items.c.id.in_(item_ids[start : start + IN_LIST_SIZE]),
                     )
                 )
-            ).scalars()
-            for item_id in known:
+                known.update(rows.scalars())
+            for item_id in sorted(known):
                 values = {
                     "item_id": item_id,
                     "thread_id": thread_id,
