@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 import time
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field, replace
@@ -28,7 +29,7 @@ import httpx
 from bench import procs
 from bench.loadgen import Load, Summary, interleaved
 from bench.plan import Context, Outcome
-from bench.rawhttp import Connection, build_request
+from bench.rawhttp import Connection, ProtocolError, build_request
 from bench.stats import median
 from bench.table import INFO, Row, ms, num, times, verdict
 from bench.wire import (
@@ -172,6 +173,14 @@ async def _thread_of_ten_items(http: httpx.AsyncClient, target: Target) -> str:
 
 async def _one_turn(connection: Connection, raw: bytes) -> tuple[float, float] | None:
     """Time to first event and to first text delta (seconds) of one streamed turn."""
+    try:
+        return await _timed_turn(connection, raw)
+    except ProtocolError as error:
+        print(f"[bench] B2: port {connection.port}: {error}", file=sys.stderr, flush=True)
+        return None  # the connection is closed: the next turn opens a new one
+
+
+async def _timed_turn(connection: Connection, raw: bytes) -> tuple[float, float] | None:
     sent = time.perf_counter()
     first_event = first_token = math.nan
     async for arrived, chunk in connection.stream(raw):
@@ -188,6 +197,14 @@ async def _one_turn(connection: Connection, raw: bytes) -> tuple[float, float] |
 
 async def _fake_turn(connection: Connection, raw: bytes) -> tuple[float, float] | None:
     """The fake alone: time to its first chunk, and to its first content token."""
+    try:
+        return await _timed_fake_turn(connection, raw)
+    except ProtocolError as error:
+        print(f"[bench] B2: the fake: {error}", file=sys.stderr, flush=True)
+        return None
+
+
+async def _timed_fake_turn(connection: Connection, raw: bytes) -> tuple[float, float] | None:
     sent = time.perf_counter()
     first_event = first_token = math.nan
     async for arrived, chunk in connection.stream(raw):
