@@ -474,7 +474,10 @@ class Api:
     def validate(self, schema: dict[str, Any], value: Any, operation_id: str) -> None:
         if "$ref" in schema:
             schema = {"$ref": DOCUMENT_URI + schema["$ref"]}
-        errors = list(Draft202012Validator(schema, registry=self.registry).iter_errors(value))
+        validator = Draft202012Validator(
+            schema, registry=self.registry, format_checker=Draft202012Validator.FORMAT_CHECKER
+        )
+        errors = list(validator.iter_errors(value))
         assert not errors, (operation_id, [e.message[:300] for e in errors[:3]], value)
 
     # helpers shared by scenarios (each request is checked too)

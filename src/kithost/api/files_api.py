@@ -33,7 +33,10 @@ async def _chunks(file: UploadFile) -> AsyncIterator[bytes]:
     "",
     operation_id="files.create",
     responses=ok(wire.FileObject),
-    openapi_extra=multipart_request({"file": BINARY, "purpose": FILE_PURPOSE}, ["file", "purpose"]),
+    # One file and at most 8 fields (request.form's limits below).
+    openapi_extra=multipart_request(
+        {"file": BINARY, "purpose": FILE_PURPOSE}, ["file", "purpose"], max_parts=9
+    ),
 )
 async def upload_file(request: Request, services: AppServices) -> Any:
     try:

@@ -54,6 +54,9 @@ SECURITY_SCHEMES: dict[str, Schema] = {
 EITHER_CREDENTIAL: Schema = {"security": [{ADMIN_KEY: []}, {CLIENT_SECRET: []}]}
 """``openapi_extra`` of a route that takes an admin key or a client secret."""
 
+NAIVE_DATE_TIME = r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?([+-]\d\d:\d\d|Z)?$"
+# Query strings with a NUL character are refused (no stored object can hold one).
+NO_NUL = "^[^\\u0000]*$"
 # Path ids the control plane checks for their kind (400 otherwise), as hosted does.
 ID_PREFIXES = {"session_id": "cksess", "thread_id": "cthr"}
 BETA_HEADER_PATTERN = r"^(.*,)?[ \t]*chatkit_beta=v1[ \t]*(,.*)?$"
@@ -150,11 +153,18 @@ BINARY: Schema = {
 
 
 def multipart_request(
-    fields: dict[str, Schema], required: list[str], file_types: tuple[str, ...] = ()
+    fields: dict[str, Schema],
+    required: list[str],
+    file_types: tuple[str, ...] = (),
+    max_parts: int | None = None,
 ) -> Schema:
     """``openapi_extra=``: a ``multipart/form-data`` body with these parts; ``file_types``: the
-    content types the ``file`` part may have."""
-    schema = {"type": "object", "properties": fields, "required": required}
+    content types the ``file`` part may have; ``max_parts``: how many parts it may have (one
+    file, the rest text fields)."""
+    schema: Schema = {"type": "object", "properties": fields, "required": required}
+    if max_parts is not None:
+        schema["additionalProperties"] = {"type": "string"}
+        schema["maxProperties"] = max_parts
     media: Schema = {"schema": schema}
     if file_types:
         media["encoding"] = {"file": {"contentType": ", ".join(file_types)}}
@@ -328,6 +338,8 @@ def _finish_operation(operation: dict[str, Any], face: str | None, beta_required
         prefix = ID_PREFIXES.get(parameter["name"])
         if parameter["in"] == "path" and prefix:
             parameter["schema"] = {**parameter["schema"], "pattern": f"^{prefix}"}
+        if parameter["in"] == "query":
+            _no_nul(parameter["schema"])
         if parameter["name"] == "OpenAI-Beta":
             parameter["schema"] = {"type": "string", "pattern": BETA_HEADER_PATTERN}
             parameter["required"] = face == "admin" and beta_required
@@ -367,6 +379,12 @@ def _finish_operation(operation: dict[str, Any], face: str | None, beta_required
         headers = response.setdefault("headers", {})
         headers["x-request-id"] = REQUEST_ID_HEADER
     operation["responses"] = dict(sorted(responses.items()))
+
+
+def _no_nul(schema: Schema) -> None:
+    for option in [schema, *schema.get("anyOf", [])]:
+        if option.get("type") == "string" and not {"enum", "const", "pattern"} & set(option):
+            option["pattern"] = NO_NUL
 
 
 def _drop_placeholder(response: dict[str, Any]) -> None:
@@ -424,6 +442,14 @@ def _component_schemas() -> dict[str, Schema]:
     schemas.update(wire.EXTRA_COMPONENTS)
     for name, properties in wire.REFINEMENTS.items():
         _refine(schemas[name], properties)
+    for name, constraint in wire.CONSTRAINTS.items():
+        schemas[name].update(constraint)
+    for schema in _subschemas(list(schemas.values())):
+        if schema.get("format") == "date-time":
+            # The ChatKit protocol's times are ISO 8601 without a zone (Python's naive
+            # datetimes), which RFC 3339's date-time refuses.
+            del schema["format"]
+            schema["pattern"] = NAIVE_DATE_TIME
     _require_tags(schemas)
     return schemas
 

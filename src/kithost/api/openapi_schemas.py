@@ -670,6 +670,16 @@ SEARCH_QUERY = {"anyOf": [_QUERY_TEXT, {"type": "array", "minItems": 1, "items":
 _FILTER_REF = {"$ref": "#/components/schemas/VectorStoreFilter"}
 _FILE_SETTINGS = {"attributes": ATTRIBUTES, "chunking_strategy": CHUNKING_STRATEGY}
 EXTRA_COMPONENTS = {"VectorStoreFilter": VECTOR_STORE_FILTER}
+CONSTRAINTS: dict[str, dict[str, Any]] = {
+    "VectorStoreFileBatchCreateParams": {
+        "description": "`file_ids` or `files`, not both.",
+        "not": {
+            "required": ["file_ids", "files"],
+            "properties": {"file_ids": {"type": "array"}, "files": {"type": "array"}},
+        },
+    }
+}
+"""Component → what its whole object must also satisfy (rules across properties)."""
 REFINEMENTS: dict[str, dict[str, Any]] = {
     "VectorStoreCreateParams": {"metadata": METADATA, "chunking_strategy": CHUNKING_STRATEGY},
     "VectorStoreUpdateParams": {"metadata": METADATA},
