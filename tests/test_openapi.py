@@ -90,6 +90,7 @@ ADMIN = {"Authorization": f"Bearer {ADMIN_KEY}"}
 CHATKIT_ADMIN = {**ADMIN, **BETA_HEADERS}
 WRONG_KEY = {"Authorization": "Bearer sk-kh-not-a-key", **BETA_HEADERS}
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+TOO_LARGE = 2 * 1024 * 1024  # past the default body limits of the control plane and ChatKit
 NO_SESSION = "cksess_" + "0" * 48
 NO_THREAD = "cthr_" + "0" * 48
 NO_RUN = "run_" + "0" * 48
@@ -616,6 +617,8 @@ def _sessions_create(api: Api) -> None:
     api.call(op, 401, json={"user": user, "workflow": {"id": ECHO}}, headers=BETA_HEADERS)
     api.call(op, 401, json={"user": user, "workflow": {"id": ECHO}}, headers=WRONG_KEY)
     api.call(op, 404, json={"user": user, "workflow": {"id": "wf_nope"}}, headers=CHATKIT_ADMIN)
+    too_large = {"user": user, "workflow": {"id": ECHO}, "pad": "x" * TOO_LARGE}
+    api.call(op, 413, json=too_large, headers=CHATKIT_ADMIN)
 
 
 @scenario("beta.chatkit.sessions.list")
@@ -801,6 +804,8 @@ def _conversation(api: Api) -> None:
     secret = bearer(session["client_secret"])
     api.call("chatkit.conversation", 400, content=b"{", headers=secret)
     api.call("chatkit.conversation", 401, json={"type": "threads.list", "params": {}})
+    padded = {"type": "threads.list", "params": {}, "metadata": {"pad": "x" * TOO_LARGE}}
+    api.call("chatkit.conversation", 413, json=padded, headers=secret)
     no_uploads = api.session()
     api.chatkit(no_uploads, 403, "attachments.create", name="a.txt", size=3, mime_type="text/plain")
     limited = api.session(rate_limits={"max_requests_per_1_minute": 1})
@@ -829,6 +834,8 @@ def _upload_file(api: Api) -> None:
     api.call(op, 401, files={"file": ("a.txt", b"hi", "text/plain")})
     no_uploads = bearer(api.session()["client_secret"])
     api.call(op, 403, files={"file": ("a.txt", b"hi", "text/plain")}, headers=no_uploads)
+    big = b"x" * (2 * 1024 * 1024)  # the session takes files of 1 MB
+    api.call(op, 400, files={"file": ("big.txt", big, "text/plain")}, headers=secret)
 
 
 @scenario("beta.chatkit.files.upload_bytes")
