@@ -345,6 +345,37 @@ def test_request_bodies(document: dict[str, Any]) -> None:
     assert "requestBody" not in paths["/v1/chatkit/sessions/{session_id}/cancel"]["post"]
 
 
+def test_request_schemas_refuse_what_the_server_refuses(document: dict[str, Any]) -> None:
+    registry: Registry[Any] = Registry().with_resource(
+        DOCUMENT_URI, Resource(contents=document, specification=DRAFT202012)
+    )
+
+    def valid(component_name: str, value: Any) -> bool:
+        schema = {"$ref": f"{DOCUMENT_URI}#/components/schemas/{component_name}"}
+        return Draft202012Validator(schema, registry=registry).is_valid(value)
+
+    def create(text: str) -> dict[str, Any]:
+        return {"type": "threads.create", "params": {"input": user_input(text)}}
+
+    assert valid("ChatKitRequest", create("hello"))
+    assert not valid("ChatKitRequest", create("nul \x00 inside"))
+    assert not valid("ChatKitRequest", {"params": {"input": user_input("no type")}})
+    session = {"user": "u", "workflow": {"id": ECHO, "state_variables": {"k": "v"}}}
+    assert valid("SessionCreateParams", session)
+    assert not valid("SessionCreateParams", {**session, "user": "a\x00b"})
+    assert not valid("SessionCreateParams", {**session, "workflow": {"id": ECHO, "x": 1}})
+    many = {"id": ECHO, "state_variables": {str(n): n for n in range(65)}}
+    assert not valid("SessionCreateParams", {**session, "workflow": many})
+    assert valid("VectorStoreCreateParams", {"metadata": {"k": "v"}, "file_ids": ["file-1"]})
+    assert not valid("VectorStoreCreateParams", {"metadata": {"k": "x" * 513}})
+    assert not valid("VectorStoreCreateParams", {"chunking_strategy": {"type": "fixed"}})
+    equal = {"type": "eq", "key": "a", "value": 1}
+    assert valid("VectorStoreSearchParams", {"query": "x", "filters": equal})
+    assert not valid("VectorStoreSearchParams", {"query": "  "})
+    both = {"file_ids": ["a"], "files": [{"file_id": "b"}]}
+    assert not valid("VectorStoreFileBatchCreateParams", both)
+
+
 def test_streams_are_documented_as_server_sent_events(document: dict[str, Any]) -> None:
     for path in ("/v1/chatkit/conversation", "/v1/chatkit/runs/{run_id}/events"):
         method = "post" if path.endswith("conversation") else "get"

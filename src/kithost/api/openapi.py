@@ -10,19 +10,18 @@ caller can get, the ``OpenAI-Beta`` header, component schemas, no 422.
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Callable, Iterator
 from typing import Any
 
 from fastapi import FastAPI
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute, iter_route_contexts
-from pydantic import TypeAdapter
-from pydantic.json_schema import JsonSchemaMode
 
 from kithost.api import deps
 from kithost.api import openapi_schemas as wire
-from kithost.api.openapi_schemas import ErrorResponse
+from kithost.api.openapi_components import component_schemas, schema_ref
+from kithost.api.openapi_schemas import NO_NUL, ErrorResponse
+from kithost.core.limits import MAX_ID_LENGTH
 from kithost.core.uploads import DEFAULT_MIME_TYPES
 
 Responses = dict[int | str, dict[str, Any]]
@@ -54,11 +53,10 @@ SECURITY_SCHEMES: dict[str, Schema] = {
 EITHER_CREDENTIAL: Schema = {"security": [{ADMIN_KEY: []}, {CLIENT_SECRET: []}]}
 """``openapi_extra`` of a route that takes an admin key or a client secret."""
 
-NAIVE_DATE_TIME = r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?([+-]\d\d:\d\d|Z)?$"
-# Query strings with a NUL character are refused (no stored object can hold one).
-NO_NUL = "^[^\\u0000]*$"
 # Path ids the control plane checks for their kind (400 otherwise), as hosted does.
 ID_PREFIXES = {"session_id": "cksess", "thread_id": "cthr"}
+# Ids a caller names, in the path or a query (api/deps.py, api/listing.py): bounded, no NUL.
+ID_QUERIES = ("after", "before", "workflow_id")
 BETA_HEADER_PATTERN = r"^(.*,)?[ \t]*chatkit_beta=v1[ \t]*(,.*)?$"
 
 ERROR_DESCRIPTIONS = {
@@ -89,24 +87,6 @@ REQUEST_ID_HEADER: Schema = {
     "schema": {"type": "string"},
 }
 
-REF_PREFIX = "#/components/schemas/"
-# pydantic names generic models by their parameters; these read better.
-GENERIC_NAMES = {"Page_Thread_": "ChatKitThreadPage", "Page_Annotated_Union_": "ChatKitItemPage"}
-
-# What each route's document refers to by name; ``install_openapi`` turns them into components.
-_components: dict[str, tuple[JsonSchemaMode, Any]] = {}
-
-
-def schema_ref(source: Any, name: str | None = None, mode: JsonSchemaMode = "validation") -> Schema:
-    """A ``$ref`` to ``source`` (a model class, a type, or a JSON schema) under ``name``
-    (default: its own)."""
-    name = name or source.__name__
-    known = _components.get(name)
-    if known is not None and known != (mode, source):
-        raise ValueError(f"two schemas named {name!r} in the OpenAPI document")
-    _components[name] = (mode, source)
-    return {"$ref": REF_PREFIX + name}
-
 
 def ok(
     source: Any,
@@ -118,7 +98,7 @@ def ok(
     """``responses=``: a JSON 200 of ``source``, and the statuses this route adds to its kind's."""
     success: Schema = {
         "description": description,
-        "content": {"application/json": {"schema": schema_ref(source, name, "serialization")}},
+        "content": {"application/json": {"schema": schema_ref(source, name)}},
     }
     if headers:
         success["headers"] = headers
@@ -141,7 +121,7 @@ def _error(status: int) -> Schema:
 
 def json_request(source: Any, name: str | None = None) -> Schema:
     """``openapi_extra=``: a JSON body of ``source`` (the route reads it itself)."""
-    content = {"application/json": {"schema": schema_ref(source, name)}}
+    content = {"application/json": {"schema": schema_ref(source, name, "request")}}
     return {"requestBody": {"required": True, "content": content}}
 
 
@@ -188,9 +168,7 @@ def event_stream(description: str = "The answer, as it streams.") -> Schema:
             "data": {
                 "type": "string",
                 "contentMediaType": "application/json",
-                "contentSchema": schema_ref(
-                    wire.ConversationEvent, "ChatKitStreamEvent", "serialization"
-                ),
+                "contentSchema": schema_ref(wire.ConversationEvent, "ChatKitStreamEvent"),
             },
             "id": {"type": "string", "pattern": "^[0-9]+$"},
         },
@@ -213,7 +191,7 @@ def conversation_responses() -> Responses:
     streamed = event_stream(
         "A streaming request (`threads.create`, `threads.add_user_message`, …)."
     )
-    json_result = schema_ref(wire.ConversationResult, "ChatKitResult", "serialization")
+    json_result = schema_ref(wire.ConversationResult, "ChatKitResult")
     streamed["content"]["application/json"] = {"schema": json_result}
     streamed["description"] += " A non-streaming request answers JSON (`ChatKitResult`)."
     return {200: streamed, **error_responses(403, 404, 409, 503)}
@@ -293,7 +271,7 @@ def finish(
     schemas = doc.setdefault("components", {}).setdefault("schemas", {})
     for unused in ("HTTPValidationError", "ValidationError"):
         schemas.pop(unused, None)
-    schemas.update(_component_schemas())
+    schemas.update(component_schemas())
     doc["components"]["securitySchemes"] = SECURITY_SCHEMES
     doc["info"]["description"] = (
         "A self-hostable, wire-compatible implementation of OpenAI's hosted ChatKit API. "
@@ -335,11 +313,14 @@ def _finish_operation(operation: dict[str, Any], face: str | None, beta_required
         p for p in operation.get("parameters", []) if p["name"].lower() != "authorization"
     ]
     for parameter in parameters:
-        prefix = ID_PREFIXES.get(parameter["name"])
-        if parameter["in"] == "path" and prefix:
-            parameter["schema"] = {**parameter["schema"], "pattern": f"^{prefix}"}
+        checked_id = face == "admin" or "security" in operation  # see api/deps.py
+        if parameter["in"] == "path" and checked_id:
+            prefix = ID_PREFIXES.get(parameter["name"], "")
+            pattern = f"^{prefix}[^\\u0000]*$"
+            parameter["schema"] = {**parameter["schema"], "pattern": pattern}
+            parameter["schema"]["maxLength"] = MAX_ID_LENGTH
         if parameter["in"] == "query":
-            _no_nul(parameter["schema"])
+            _no_nul(parameter["schema"], parameter["name"] in ID_QUERIES)
         if parameter["name"] == "OpenAI-Beta":
             parameter["schema"] = {"type": "string", "pattern": BETA_HEADER_PATTERN}
             parameter["required"] = face == "admin" and beta_required
@@ -381,10 +362,13 @@ def _finish_operation(operation: dict[str, Any], face: str | None, beta_required
     operation["responses"] = dict(sorted(responses.items()))
 
 
-def _no_nul(schema: Schema) -> None:
+def _no_nul(schema: Schema, is_id: bool) -> None:
+    """Query strings with a NUL character are refused (no stored object holds one)."""
     for option in [schema, *schema.get("anyOf", [])]:
         if option.get("type") == "string" and not {"enum", "const", "pattern"} & set(option):
             option["pattern"] = NO_NUL
+            if is_id:
+                option["maxLength"] = MAX_ID_LENGTH
 
 
 def _drop_placeholder(response: dict[str, Any]) -> None:
@@ -406,93 +390,3 @@ def _self_description() -> dict[str, Any]:
             }
         },
     }
-
-
-def _component_schemas() -> dict[str, Schema]:
-    """Every referenced schema and what it refers to, generated together so that shared
-    models become one component."""
-    raw = {name: source for name, (_, source) in _components.items() if isinstance(source, dict)}
-    keys = [name for name in _components if name not in raw]
-    inputs = [(name, _components[name][0], TypeAdapter(_components[name][1])) for name in keys]
-    with warnings.catch_warnings():
-        # chatkit's generic models have defaults (type variables) that JSON cannot show.
-        warnings.simplefilter("ignore")
-        tops, definitions = TypeAdapter.json_schemas(inputs, ref_template=REF_PREFIX + "{model}")
-    schemas: dict[str, Schema] = dict(definitions.get("$defs", {}))
-    renames = {
-        name: readable
-        for name in schemas
-        for prefix, readable in GENERIC_NAMES.items()
-        if name.startswith(prefix)
-    }
-    for name in keys:
-        mode = _components[name][0]
-        top = tops[(name, mode)]
-        target = top.get("$ref", "").rsplit("/", 1)[-1]
-        if target == name:
-            continue
-        if target and set(top) == {"$ref"}:
-            renames[target] = name  # a model registered under another name than its own
-        else:
-            schemas[name] = top
-    for old, new in renames.items():
-        schemas[new] = schemas.pop(old)
-    schemas = _renamed(schemas, renames) if renames else schemas
-    schemas.update(raw)
-    schemas.update(wire.EXTRA_COMPONENTS)
-    for name, properties in wire.REFINEMENTS.items():
-        _refine(schemas[name], properties)
-    for name, constraint in wire.CONSTRAINTS.items():
-        schemas[name].update(constraint)
-    for schema in _subschemas(list(schemas.values())):
-        if schema.get("format") == "date-time":
-            # The ChatKit protocol's times are ISO 8601 without a zone (Python's naive
-            # datetimes), which RFC 3339's date-time refuses.
-            del schema["format"]
-            schema["pattern"] = NAIVE_DATE_TIME
-    _require_tags(schemas)
-    return schemas
-
-
-def _refine(schema: Schema, properties: dict[str, Schema]) -> None:
-    """Give ``properties`` their real schemas, still nullable where the model allows null."""
-    for key, refined in properties.items():
-        options = schema["properties"][key].get("anyOf", [])
-        nullable = {"type": "null"} in options
-        schema["properties"][key] = {"anyOf": [refined, {"type": "null"}]} if nullable else refined
-
-
-def _require_tags(schemas: dict[str, Schema]) -> None:
-    """A tagged union's tag is never optional: pydantic refuses a member without it (its
-    ``type`` defaults only help Python callers), and every answer carries it."""
-    for schema in list(_subschemas(list(schemas.values()))):
-        discriminator = schema.get("discriminator")
-        if not isinstance(discriminator, dict):
-            continue
-        tag = discriminator["propertyName"]
-        for ref in discriminator.get("mapping", {}).values():
-            member = schemas[ref.removeprefix(REF_PREFIX)]
-            if tag in member.get("properties", {}) and tag not in member.get("required", []):
-                member["required"] = [*member.get("required", []), tag]
-
-
-def _subschemas(value: Any) -> Iterator[dict[str, Any]]:
-    if isinstance(value, dict):
-        yield value
-        for item in value.values():
-            yield from _subschemas(item)
-    elif isinstance(value, list):
-        for item in value:
-            yield from _subschemas(item)
-
-
-def _renamed(value: Any, renames: dict[str, str]) -> Any:
-    """``value`` with its references (``$ref``, discriminator mappings) to renamed schemas."""
-    if isinstance(value, dict):
-        return {key: _renamed(item, renames) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_renamed(item, renames) for item in value]
-    if isinstance(value, str) and value.startswith(REF_PREFIX):
-        target = value.removeprefix(REF_PREFIX)
-        return REF_PREFIX + renames.get(target, target)
-    return value

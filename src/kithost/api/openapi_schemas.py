@@ -22,6 +22,7 @@ from chatkit.types import (
 )
 from pydantic import BaseModel, ConfigDict, Field
 
+from kithost.core.limits import MAX_VECTOR_STORE_FILES
 from kithost.core.sessions import (
     MAX_STATE_KEY_LENGTH,
     MAX_STATE_VARIABLES,
@@ -42,6 +43,7 @@ from kithost.runs.model import RunStatus
 from kithost.workflows.capabilities import FindingStatus
 
 Scalar = str | float | bool  # state variables and file attributes: strings, numbers, booleans
+NO_NUL = "^[^\\u0000]*$"  # a string the server refuses when it holds a NUL character
 
 
 class _Wire(BaseModel):
@@ -571,8 +573,10 @@ class SessionCreateParams(SessionCreate):
 
 
 # -- what the retrieval service checks in vector store requests (the models say dict) ---------
-_KEY = {"type": "string", "maxLength": MAX_KEY_LENGTH}
-_TEXT = {"type": "string", "maxLength": MAX_VALUE_LENGTH}
+_KEY = {"type": "string", "maxLength": MAX_KEY_LENGTH, "pattern": NO_NUL}
+_TEXT = {"type": "string", "maxLength": MAX_VALUE_LENGTH, "pattern": NO_NUL}
+_ID = {"type": "string", "minLength": 1, "pattern": NO_NUL}
+_IDS = {"type": "array", "items": _ID, "maxItems": MAX_VECTOR_STORE_FILES}
 _SCALAR = {"anyOf": [{"type": "string"}, {"type": "number"}, {"type": "boolean"}]}
 METADATA = {
     "type": "object",
