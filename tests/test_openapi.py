@@ -369,6 +369,8 @@ def test_request_schemas_refuse_what_the_server_refuses(document: dict[str, Any]
     assert valid("VectorStoreCreateParams", {"metadata": {"k": "v"}, "file_ids": ["file-1"]})
     assert not valid("VectorStoreCreateParams", {"metadata": {"k": "x" * 513}})
     assert not valid("VectorStoreCreateParams", {"chunking_strategy": {"type": "fixed"}})
+    assert not valid("VectorStoreCreateParams", {"file_ids": ["file-\x00"]})
+    assert not valid("VectorStoreFileBatchCreateParams", {"files": [{"file_id": "a\x00"}]})
     equal = {"type": "eq", "key": "a", "value": 1}
     assert valid("VectorStoreSearchParams", {"query": "x", "filters": equal})
     assert not valid("VectorStoreSearchParams", {"query": "  "})

@@ -684,13 +684,19 @@ CONSTRAINTS: dict[str, dict[str, Any]] = {
     }
 }
 """Component → what its whole object must also satisfy (rules across properties)."""
+_NAME = {"type": "string", "pattern": NO_NUL}
 REFINEMENTS: dict[str, dict[str, Any]] = {
-    "VectorStoreCreateParams": {"metadata": METADATA, "chunking_strategy": CHUNKING_STRATEGY},
-    "VectorStoreUpdateParams": {"metadata": METADATA},
-    "VectorStoreFileCreateParams": _FILE_SETTINGS,
+    "VectorStoreCreateParams": {
+        "name": _NAME,
+        "metadata": METADATA,
+        "chunking_strategy": CHUNKING_STRATEGY,
+        "file_ids": _IDS,
+    },
+    "VectorStoreUpdateParams": {"name": _NAME, "metadata": METADATA},
+    "VectorStoreFileCreateParams": {"file_id": _ID, **_FILE_SETTINGS},
     "VectorStoreFileUpdateParams": {"attributes": ATTRIBUTES},
-    "VectorStoreFileBatchCreateParams": _FILE_SETTINGS,
-    "BatchFile": _FILE_SETTINGS,
+    "VectorStoreFileBatchCreateParams": {"file_ids": _IDS, **_FILE_SETTINGS},
+    "BatchFile": {"file_id": _ID, **_FILE_SETTINGS},
     "VectorStoreSearchParams": {
         "query": SEARCH_QUERY,
         "filters": _FILTER_REF,
