@@ -12,7 +12,7 @@ CHROMIUM := /usr/bin/chromium
 # Two kithost processes behind a real load balancer (tests/test_runs_cluster.py): Debian's HAProxy.
 HAPROXY := /usr/sbin/haproxy
 
-.PHONY: serve test lint typecheck pytest screenshots bench lock clean docs-cli
+.PHONY: serve test lint typecheck pytest fuzz screenshots bench lock clean docs-cli
 
 $(INSTALLED): pyproject.toml requirements.lock
 	@test -n "$(PYTHON)" || { echo "kithost needs Python 3.12 or newer: install python3.12 (or pyenv install 3.12), or run make PYTHON=/path/to/python3.12" >&2; exit 1; }
@@ -57,6 +57,13 @@ typecheck: $(INSTALLED)
 PYTEST_WORKERS ?= 4
 pytest: $(INSTALLED) $(NODE_INSTALLED) $(CHROMIUM) $(HAPROXY)
 	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadfile
+
+# The fuzzers of `make test` (Schemathesis on /v1/openapi.json, the ChatKit protocol fuzzer) for
+# longer, before a release: FUZZ_EXAMPLES per operation and request type (make test: 20), new
+# inputs each run; prints each fuzzer's requests, statuses and failures. Not part of `make test`.
+FUZZ_EXAMPLES ?= 100
+fuzz: $(INSTALLED)
+	KITHOST_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/pytest -s tests/test_fuzz_openapi.py tests/test_fuzz_protocol.py
 
 # Benchmarks B1-B5 (B1-B4 against their anchors), one table (not part of `make test`; BENCHMARKS.md).
 bench: $(INSTALLED)
