@@ -39,6 +39,7 @@ NOT_SETTINGS = {
     "KITHOST_TEST_CHROMIUM": "the test suite's browser",
     "KITHOST_TEST_AGENT_BUILDER_FIXTURES": "the test suite's shared exports",
     "KITHOST_SCREENSHOT_DIR": "where `make screenshots` writes",
+    "KITHOST_FUZZ_EXAMPLES": "how long the fuzz tests run (`make fuzz`)",
 }
 SHELL_BLOCKS = {"", "sh", "bash", "shell", "console"}
 INVOCATION = re.compile(r"(?:^|[\s;|&(`])(?:\.venv/bin/)?kithost((?:\s+[^\s;&)`#]+)*)")
