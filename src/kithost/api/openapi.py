@@ -309,30 +309,53 @@ def _calls(dependant: Dependant) -> Iterator[Callable[..., Any]]:
 def _finish_operation(operation: dict[str, Any], face: str | None, beta_required: bool) -> None:
     responses: dict[str, Any] = operation["responses"]
     responses.pop("422", None)
+    parameters = _finish_parameters(operation, face, beta_required)
+    standard = _standard_errors(operation, parameters, face)
+    for status, response in error_responses(*standard).items():
+        responses.setdefault(str(status), response)
+    for status, response in responses.items():
+        _drop_placeholder(response)
+        if status == "200" and not response.get("content"):
+            raise ValueError(f"{operation['operationId']}: no schema for its 200 response")
+        response.setdefault("headers", {})["x-request-id"] = REQUEST_ID_HEADER
+    operation["responses"] = dict(sorted(responses.items()))
+    if parameters:
+        operation["parameters"] = parameters
+    else:
+        operation.pop("parameters", None)
+
+
+def _finish_parameters(
+    operation: dict[str, Any], face: str | None, beta_required: bool
+) -> list[Schema]:
+    """The parameters as the server checks them; ``Authorization`` is the security's."""
     parameters = [
         p for p in operation.get("parameters", []) if p["name"].lower() != "authorization"
     ]
+    checked_ids = face == "admin" or "security" in operation  # api/deps.py, api/runs.py
     for parameter in parameters:
-        checked_id = face == "admin" or "security" in operation  # see api/deps.py
-        if parameter["in"] == "path" and checked_id:
+        if parameter["in"] == "path" and checked_ids:
             prefix = ID_PREFIXES.get(parameter["name"], "")
-            pattern = f"^{prefix}[^\\u0000]*$"
-            parameter["schema"] = {**parameter["schema"], "pattern": pattern}
-            parameter["schema"]["maxLength"] = MAX_ID_LENGTH
+            parameter["schema"] = {
+                **parameter["schema"],
+                "pattern": f"^{prefix}[^\\u0000]*$",
+                "maxLength": MAX_ID_LENGTH,
+            }
         if parameter["in"] == "query":
             _no_nul(parameter["schema"], parameter["name"] in ID_QUERIES)
         if parameter["name"] == "OpenAI-Beta":
             parameter["schema"] = {"type": "string", "pattern": BETA_HEADER_PATTERN}
             parameter["required"] = face == "admin" and beta_required
             parameter["description"] = "`chatkit_beta=v1`, with an admin key."
-    signed = any(p["name"] == "signature" and p["in"] == "query" for p in parameters)
-    if parameters:
-        operation["parameters"] = parameters
-    else:
-        operation.pop("parameters", None)
+    return parameters
 
+
+def _standard_errors(
+    operation: dict[str, Any], parameters: list[Schema], face: str | None
+) -> list[int]:
+    """Sets the operation's security from its ``face``; the errors any such operation has."""
     standard: list[int] = []
-    if face == "admin":  # 400: the beta header, and ids checked for their prefix
+    if face == "admin":  # 400: the beta header, and ids checked for their kind and length
         operation["security"] = [{ADMIN_KEY: []}]
         standard = [400, 401]
     elif face == "admin_only":
@@ -343,23 +366,15 @@ def _finish_operation(operation: dict[str, Any], face: str | None, beta_required
         standard = [401, 429]
     elif "security" in operation:  # the route named its credentials (EITHER_CREDENTIAL)
         standard = [400, 401, 429]
-    elif signed:
+    elif any(p["name"] == "signature" and p["in"] == "query" for p in parameters):
         operation["security"] = [{SIGNED_LINK: []}]
         standard = [404]
-    if face and ("requestBody" in operation or any(p["in"] != "path" for p in parameters)):
+    has_input = "requestBody" in operation or any(p["in"] != "path" for p in parameters)
+    if face and has_input:
         standard.append(400)  # a value out of range, of the wrong type, with a NUL character
     if "requestBody" in operation:
         standard.append(413)  # api/body_limits.py: every route's body has a ceiling
-    for status, response in error_responses(*standard).items():
-        responses.setdefault(str(status), response)
-
-    for status, response in responses.items():
-        _drop_placeholder(response)
-        if status == "200" and not response.get("content"):
-            raise ValueError(f"{operation['operationId']}: no schema for its 200 response")
-        headers = response.setdefault("headers", {})
-        headers["x-request-id"] = REQUEST_ID_HEADER
-    operation["responses"] = dict(sorted(responses.items()))
+    return standard
 
 
 def _no_nul(schema: Schema, is_id: bool) -> None:
