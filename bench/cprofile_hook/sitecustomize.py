@@ -5,7 +5,8 @@
 event loop, where kithost's own work runs) until the server exits, and writes its stats to the
 file for ``python -m pstats``. Its clock is the thread's CPU time, not the wall clock: on a
 shared machine, time spent descheduled would otherwise land on whatever function was running.
-cProfile slows Python-heavy code: read shares and call counts, not times.
+Read call counts, not times: SQLAlchemy's async layer switches greenlets, which cProfile does
+not follow (its times under it come out wrong, even negative), and cProfile slows Python code.
 """
 
 import atexit
