@@ -78,11 +78,11 @@ def test_every_operation(
     operations = [result.ok() for result in results if isinstance(result, Ok)]
     assert len(operations) == len(results), [r.err() for r in results if isinstance(r, Err)]
     assert len(operations) > 30, [operation.label for operation in operations]
-    problems = []
     for operation in operations:
-        problems += fuzz_operation(operation, session, fuzz_settings(EXAMPLES))
-    tally.failures += problems
-    assert not problems, "\n\n".join(problems)
+        for kind, problem in fuzz_operation(operation, session, fuzz_settings(EXAMPLES)):
+            tally.note_failure(kind, problem, len(problem))
+    if tally.failures:
+        pytest.fail(tally.report(), pytrace=False)
 
 
 @pytest.mark.timeout(TIMEOUT)
@@ -99,5 +99,5 @@ def test_linked_scenarios(
     try:
         Scenarios.run(settings=settings(scenario_settings, stateful_step_count=MAX_STEPS))
     except (Exception, BaseExceptionGroup) as error:  # Schemathesis's FailureGroup is the latter
-        tally.note_failure(f"linked scenarios: {error}")
+        tally.note_failure("linked scenarios", str(error), len(str(error)))
         raise

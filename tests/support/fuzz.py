@@ -57,20 +57,25 @@ def fuzz_settings(max_examples: int) -> settings:
 
 @dataclass
 class Tally:
-    """Requests a fuzzer sent and the statuses it got, for ``make fuzz``'s figures."""
+    """Requests a fuzzer sent, the statuses it got, and its failures: for each kind, the
+    smallest example seen (a cheap minimization, where replaying against a server whose state
+    has moved on cannot shrink reliably)."""
 
     name: str
     statuses: Counter[int] = field(default_factory=Counter)
-    failures: list[str] = field(default_factory=list)
+    failures: dict[str, tuple[int, str]] = field(default_factory=dict)
 
     def count(self, status: int) -> None:
         self.statuses[status] += 1
 
-    def note_failure(self, message: str) -> None:
-        """A failure, once per kind (Hypothesis replays one many times while shrinking it)."""
-        kind = message.split(" for ", 1)[0][:120]
-        if kind not in self.failures:
-            self.failures.append(kind)
+    def note_failure(self, kind: str, example: str, size: int) -> None:
+        known = self.failures.get(kind)
+        if known is None or size < known[0]:
+            self.failures[kind] = (size, example)
+
+    def report(self) -> str:
+        """Every failure kind with its smallest example, for an assertion message."""
+        return "\n\n".join(f"{kind}:\n{example}" for kind, (_, example) in self.failures.items())
 
     @property
     def requests(self) -> int:

@@ -255,9 +255,9 @@ def kithost_auth(secrets: ClientSecrets) -> type:
 
 def fuzz_operation(
     operation: Operation, session: requests.Session, hypothesis_settings: settings
-) -> list[str]:
+) -> list[tuple[str, str]]:
     """Fuzz one operation with valid and invalid data (and the document's examples, if any);
-    each problem found, Hypothesis-minimized, with a curl line that reproduces it."""
+    each problem found (kind, what happened: Hypothesis-minimized, with a curl line)."""
     strategies = [
         ("examples", strategy)
         for strategy in operation.schema.get_strategies_from_examples(operation)
@@ -266,7 +266,7 @@ def fuzz_operation(
         for mode in GenerationMode
         if mode.is_positive or can_be_invalid(operation)
     ]
-    problems = []
+    problems: list[tuple[str, str]] = []
     for name, strategy in strategies:
 
         @hypothesis_settings
@@ -285,7 +285,7 @@ def fuzz_operation(
             BaseExceptionGroup,
         ) as error:  # Schemathesis's FailureGroup is the latter
             # A check's failure, a server gone, a timeout: each reported, and on to the next.
-            problems.append(f"{operation.label} ({name} data):\n{error}")
+            problems.append((f"{operation.label} ({name} data)", str(error)))
     return problems
 
 

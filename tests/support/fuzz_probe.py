@@ -80,6 +80,12 @@ class ProtocolProbe:
 
     def check(self, body: Body) -> Answer:
         """Send ``body`` and check everything kithost must do with it."""
+        try:
+            return self._check(body)
+        except (ValueError, KeyError, TypeError) as error:  # JSON or events not as they should be
+            raise AssertionError(f"a malformed answer for {body!r}: {error!r}") from error
+
+    def _check(self, body: Body) -> Answer:
         answer = self.send(body.data)
         assert answer.status < 500, f"a server error for {body!r}: {answer!r}"
         if answer.status != 200:
