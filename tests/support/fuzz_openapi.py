@@ -186,10 +186,12 @@ SEMANTIC_REFUSALS = {
 # for the document (or the server) to settle; then its line goes.
 DOCUMENT_GAPS = {
     ("POST /v1/chatkit/sessions", "positive_data_acceptance"): (
-        "an integer sent as 60065.0 is an integer to JSON Schema, refused by the server"
+        "an integer written 600.0 (rate_limits, expires_after.seconds) is an integer to JSON"
+        " Schema and refused by the server (strict integers)"
     ),
     ("POST /v1/vector_stores", "positive_data_acceptance"): (
-        "chunking_strategy.static: an integer sent as 100.0 is refused, as above"
+        "chunking_strategy.static: its two sizes are required by the server, optional in the"
+        " document (and an integer written 100.0 is refused, as above)"
     ),
     ("POST /v1/files", "negative_data_rejection"): (
         "additionalProperties {type: string}: every multipart field is a string as sent, so"
