@@ -190,8 +190,7 @@ DOCUMENT_GAPS = {
         " Schema and refused by the server (strict integers)"
     ),
     ("POST /v1/vector_stores", "positive_data_acceptance"): (
-        "chunking_strategy.static: its two sizes are required by the server, optional in the"
-        " document (and an integer written 100.0 is refused, as above)"
+        "chunking_strategy.static's sizes: an integer written 800.0 is refused, as above"
     ),
     ("POST /v1/files", "negative_data_rejection"): (
         "additionalProperties {type: string}: every multipart field is a string as sent, so"
