@@ -29,8 +29,11 @@ from kithost.store.runs import RunRepository, ThreadBusy
 
 log = logging.getLogger("kithost.runs")
 
-# Events that arrive within this window go to the journal in one write.
-FLUSH_DELAY = 0.05
+# Events that arrive within this window go to the journal in one write. Each write costs about
+# a millisecond of this process's time, so fewer are cheaper for the answer being streamed;
+# longer windows make followers on other processes lag and keep less of a crashed process's
+# answer (bench: BENCHMARKS.md, "The cost of durable runs").
+FLUSH_DELAY = 0.2
 # A follower on another process looks again at least this often, signal or not.
 POLL_SECONDS = 1.0
 # How long a cancel waits to report the run's final status.

@@ -5,14 +5,26 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Row, delete, insert, select, update
+from sqlalchemy import Row, delete, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from kithost.core.pagination import ListParams, Page
 from kithost.runs.model import RunRecord
 from kithost.store.pagination import paginate
 from kithost.store.tables import run_events, runs
+
+
+async def _without_waiting_for_disk(conn: AsyncConnection) -> None:
+    """On PostgreSQL, commit runs' rows and events without waiting for the WAL flush.
+
+    A run's row and journal are working state (the thread's items, committed as usual, are the
+    record); a PostgreSQL crash could lose their last few hundred milliseconds, and the runs
+    of a crashed database are interrupted anyway. The answer's first token no longer waits
+    for an fsync (BENCHMARKS.md, "The cost of durable runs").
+    """
+    if conn.dialect.name == "postgresql":
+        await conn.execute(text("SET LOCAL synchronous_commit TO OFF"))
 
 
 class ThreadBusy(Exception):
@@ -40,6 +52,7 @@ class RunRepository:
         }
         try:
             async with self._engine.begin() as conn:
+                await _without_waiting_for_disk(conn)
                 await conn.execute(insert(runs).values(**values))
         except IntegrityError:
             raise ThreadBusy(run.thread_id) from None
@@ -78,6 +91,7 @@ class RunRepository:
             )
         )
         async with self._engine.begin() as conn:
+            await _without_waiting_for_disk(conn)
             return bool((await conn.execute(query)).rowcount)
 
     async def renew(self, owner: str, lease_expires_at: float) -> list[str]:
@@ -159,6 +173,7 @@ class SqlJournal:
             return
         rows = [{"run_id": run, "seq": seq, "data": data} for run, seq, data in events]
         async with self._engine.begin() as conn:
+            await _without_waiting_for_disk(conn)
             await conn.execute(insert(run_events), rows)
 
     async def read(self, run_id: str, after: int, limit: int = 1000) -> list[tuple[int, bytes]]:
