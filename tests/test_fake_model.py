@@ -7,7 +7,6 @@ OpenAI's would, or tests built on the fake would prove nothing.
 from __future__ import annotations
 
 import asyncio
-import itertools
 import json
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -324,7 +323,8 @@ async def test_pacing(fake: FakeModelServer, client: openai.AsyncOpenAI) -> None
     ]
     assert len(arrivals) == 4
     assert arrivals[0] >= 0.3
-    assert all(later - earlier >= 0.08 for earlier, later in itertools.pairwise(arrivals))
+    # Only lower bounds: a loaded machine can deliver two paced tokens together, never early.
+    assert arrivals[-1] >= 0.3 + 3 * 0.1
 
 
 @pytest.mark.parametrize("stream", [False, True])

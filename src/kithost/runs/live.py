@@ -48,7 +48,9 @@ class LiveRun:
 
     def stop(self, kind: StopKind = "stop") -> None:
         """Cancel the turn's task; the ChatKit server keeps the partial answer."""
-        if self.task is not None and not self.task.done():
+        # Once only: a second cancel (a repeated signal, the lease round seeing the cancel flag)
+        # would land in the middle of saving the partial answer and lose it.
+        if self.task is not None and not self.task.done() and not self.stopping:
             self.stop_reason.kind = kind
             self.stopping = True
             self.task.cancel()
