@@ -7,7 +7,9 @@ from pathlib import Path
 
 import openai
 import pytest
+from playwright.sync_api import Browser, Page
 
+from tests.support.browser import PageProblems
 from tests.support.databases import BACKENDS, fresh_database
 from tests.support.fake_model import FakeModelServer
 from tests.support.process import ADMIN_KEY, KithostProcess
@@ -71,3 +73,31 @@ def api(request: pytest.FixtureRequest) -> ModelApi:
     """The provider API kithost speaks to the fake: each module runs once per API."""
     api: ModelApi = request.param
     return api
+
+
+# The browser test modules' pages; each of those modules defines its own ``browser``.
+
+
+@pytest.fixture
+def new_page(browser: Browser) -> Iterator[Callable[[], Page]]:
+    """Open pages (each in its own browser context); no script error or CSP refusal allowed."""
+    problems = PageProblems()
+    contexts = []
+
+    def open_page() -> Page:
+        context = browser.new_context(viewport={"width": 1280, "height": 800})
+        context.set_default_timeout(20_000)
+        contexts.append(context)
+        page = context.new_page()
+        problems.watch(page)
+        return page
+
+    yield open_page
+    for context in contexts:
+        context.close()
+    assert problems.problems == []
+
+
+@pytest.fixture
+def page(new_page: Callable[[], Page]) -> Page:
+    return new_page()

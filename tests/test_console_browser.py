@@ -26,7 +26,6 @@ from kithost.store.database import create_engine
 from kithost.store.traces import TraceRepository
 from tests.support.browser import (
     ConsoleUser,
-    PageProblems,
     chromium,
     host_app,
     png_bytes,
@@ -67,31 +66,6 @@ def browser(console_server: KithostProcess) -> Iterator[Browser]:
     lives, so it must close before the next backend's database is made (with ``asyncio.run``)."""
     with chromium() as launched:
         yield launched
-
-
-@pytest.fixture
-def new_page(browser: Browser) -> Iterator[Callable[[], Page]]:
-    """Open pages (each in its own browser context); no script error or CSP refusal allowed."""
-    problems = PageProblems()
-    contexts = []
-
-    def open_page() -> Page:
-        context = browser.new_context(viewport={"width": 1280, "height": 800})
-        context.set_default_timeout(20_000)
-        contexts.append(context)
-        page = context.new_page()
-        problems.watch(page)
-        return page
-
-    yield open_page
-    for context in contexts:
-        context.close()
-    assert problems.problems == []
-
-
-@pytest.fixture
-def page(new_page: Callable[[], Page]) -> Page:
-    return new_page()
 
 
 @pytest.fixture

@@ -28,7 +28,6 @@ from kithost.core.stop_reason import INTERRUPTED_NOTICE
 from tests.support.browser import (
     ADMIN_HEADERS,
     ConsoleUser,
-    PageProblems,
     admin_get,
     chromium,
     thread_items,
@@ -82,31 +81,6 @@ def console_server(
 def browser(console_server: KithostProcess) -> Iterator[Browser]:
     with chromium() as launched:
         yield launched
-
-
-@pytest.fixture
-def new_page(browser: Browser) -> Iterator[Callable[[], Page]]:
-    """Open pages (each in its own browser context); no script error or CSP refusal allowed."""
-    problems = PageProblems()
-    contexts = []
-
-    def open_page() -> Page:
-        context = browser.new_context(viewport={"width": 1280, "height": 800})
-        context.set_default_timeout(20_000)
-        contexts.append(context)
-        page = context.new_page()
-        problems.watch(page)
-        return page
-
-    yield open_page
-    for context in contexts:
-        context.close()
-    assert problems.problems == []
-
-
-@pytest.fixture
-def page(new_page: Callable[[], Page]) -> Page:
-    return new_page()
 
 
 @pytest.fixture
