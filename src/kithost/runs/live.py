@@ -14,7 +14,6 @@ class LiveRun:
         self.record = record
         self.events: list[bytes] = []  # events[i] has sequence number i + 1
         self.journaled = 0  # how many events the journal already has
-        self.status = "in_progress"
         self.stop_reason = StopReason()
         self.stopping = False  # a stop was asked for; the task is saving the partial answer
         self.task: asyncio.Task[str] | None = None
@@ -55,8 +54,7 @@ class LiveRun:
             self.stopping = True
             self.task.cancel()
 
-    def mark_done(self, status: str) -> None:
-        self.status = status
+    def mark_done(self) -> None:
         self._done.set()
         self._grew.set()
 

@@ -254,7 +254,7 @@ class RunManager:
                 log.warning("run %s was taken over by another process before it ended", live.id)
         except Exception as error:
             log.warning("run %s: could not record its end: %s", live.id, error)
-        live.mark_done(status)
+        live.mark_done()
         self._live.pop(live.id, None)
         with contextlib.suppress(Exception):
             await self.signals.events_appended([live.id])
