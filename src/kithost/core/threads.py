@@ -53,6 +53,10 @@ class ThreadRecord:
             "user": self.user,
         }
 
+    def to_extended_wire(self) -> dict[str, Any]:
+        """The REST form plus what only kithost's extensions show (docs/api.md)."""
+        return {**self.to_wire(), "metadata": self.metadata, "workflow_id": self.workflow_id}
+
 
 @dataclass(frozen=True)
 class ItemRecord:

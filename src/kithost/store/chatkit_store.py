@@ -90,7 +90,8 @@ class SqlChatKitStore(Store[RequestContext]):
                 workflow_id=existing.workflow_id if existing else context.session.workflow.id,
                 metadata=thread.metadata,
                 allowed_image_domains=thread.allowed_image_domains,
-            )
+            ),
+            new=existing is None,
         )
 
     async def load_threads(

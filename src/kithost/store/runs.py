@@ -10,9 +10,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from kithost.core.pagination import ListParams, Page
+from kithost.core.webhook_events import run_ended
 from kithost.runs.model import RunRecord
 from kithost.store.pagination import paginate
 from kithost.store.tables import run_events, runs
+from kithost.store.webhook_outbox import enqueue
 
 
 async def _without_waiting_for_disk(conn: AsyncConnection) -> None:
@@ -25,6 +27,13 @@ async def _without_waiting_for_disk(conn: AsyncConnection) -> None:
     """
     if conn.dialect.name == "postgresql":
         await conn.execute(text("SET LOCAL synchronous_commit TO OFF"))
+
+
+async def _waiting_for_disk(conn: AsyncConnection) -> None:
+    """Undo ``_without_waiting_for_disk`` for this transaction: it carries a webhook delivery,
+    which must survive a crash like any record."""
+    if conn.dialect.name == "postgresql":
+        await conn.execute(text("SET LOCAL synchronous_commit TO ON"))
 
 
 class ThreadBusy(Exception):
@@ -78,7 +87,10 @@ class RunRepository:
     async def finish(
         self, run_id: str, owner: str, status: str, last_event_id: int, now: float
     ) -> bool:
-        """End a run this owner holds; False when another process has taken it over."""
+        """End a run this owner holds; False when another process has taken it over.
+
+        The ``run.<status>`` webhook deliveries are written in the same transaction.
+        """
         query = (
             update(runs)
             .where(runs.c.id == run_id, runs.c.owner == owner, runs.c.status == "in_progress")
@@ -89,10 +101,16 @@ class RunRepository:
                 owner=None,
                 lease_expires_at=None,
             )
+            .returning(*runs.c)
         )
         async with self._engine.begin() as conn:
             await _without_waiting_for_disk(conn)
-            return bool((await conn.execute(query)).rowcount)
+            row = (await conn.execute(query)).first()
+            if row is None:
+                return False
+            if await enqueue(conn, [run_ended(_run(row).to_wire(), now)]):
+                await _waiting_for_disk(conn)
+            return True
 
     async def renew(self, owner: str, lease_expires_at: float) -> list[str]:
         """Extend this owner's leases; return its runs that someone asked to cancel."""

@@ -362,3 +362,55 @@ run_events = Table(
     Column("seq", BigInteger, primary_key=True, autoincrement=False),
     Column("data", LargeBinary, nullable=False),
 )
+
+# --- Webhooks (issue 16): endpoints, and the outbox of their deliveries ------------------------
+
+# Where events are POSTed. The signing secret is never stored: it is derived from a server
+# secret, the endpoint's id and ``secret_version`` (webhooks/signing.py); a rotation bumps it.
+webhook_endpoints = Table(
+    "webhook_endpoints",
+    metadata,
+    Column("seq", Seq, primary_key=True, autoincrement=True),
+    Column("id", String(64), nullable=False, unique=True),
+    Column("url", Text, nullable=False),
+    Column("description", Text, nullable=True),
+    # Event types this endpoint receives (a JSON list of strings).
+    Column("events", JSONValue, nullable=False),
+    Column("enabled", Boolean, nullable=False),
+    Column("secret_version", Integer, nullable=False, server_default="1"),
+    Column("created_at", Double, nullable=False),
+    Column("updated_at", Double, nullable=False),
+)
+
+# The outbox: one row per event and endpoint, written in the transaction that made the event
+# happen (a run's end, a thread's creation), then delivered by whichever process claims it.
+webhook_deliveries = Table(
+    "webhook_deliveries",
+    metadata,
+    Column("seq", Seq, primary_key=True, autoincrement=True),
+    # The ``webhook-id`` header: receivers de-duplicate on it, so a resend keeps it.
+    Column("id", String(64), nullable=False, unique=True),
+    Column(
+        "endpoint_id",
+        String(64),
+        ForeignKey("webhook_endpoints.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("event_type", String(64), nullable=False),
+    # The exact JSON body that is signed and sent.
+    Column("payload", LargeBinary, nullable=False),
+    # pending → delivered | failed (out of attempts); a resend makes it pending again.
+    Column("status", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("next_attempt_at", Double, nullable=True),
+    # A process delivering it holds a lease, so that exactly one process sends each attempt.
+    Column("owner", String(128), nullable=True),
+    Column("lease_expires_at", Double, nullable=True),
+    Column("last_attempt_at", Double, nullable=True),
+    Column("last_status_code", Integer, nullable=True),
+    Column("last_error", Text, nullable=True),
+    Column("created_at", Double, nullable=False),
+    Column("delivered_at", Double, nullable=True),
+    Index("ix_webhook_deliveries_due", "status", "next_attempt_at"),
+    Index("ix_webhook_deliveries_endpoint", "endpoint_id", "created_at", "seq"),
+)

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from kithost.core.pagination import ListParams, Page
 from kithost.core.threads import ItemRecord, ThreadRecord
+from kithost.core.webhook_events import thread_created
 from kithost.store.pagination import paginate
 from kithost.store.tables import (
     attachments,
@@ -20,6 +21,7 @@ from kithost.store.tables import (
     trace_spans,
 )
 from kithost.store.upsert import insert_once, upsert
+from kithost.store.webhook_outbox import enqueue
 
 IN_LIST_SIZE = 500  # ids per IN (…) list
 
@@ -35,8 +37,13 @@ class ThreadRepository:
             row = (await conn.execute(select(threads).where(threads.c.id == thread_id))).first()
         return _thread(row) if row else None
 
-    async def save_thread(self, thread: ThreadRecord) -> None:
-        """Insert the thread, or update its title, status and metadata (never its owner)."""
+    async def save_thread(self, thread: ThreadRecord, *, new: bool = False) -> None:
+        """Insert the thread, or update its title, status and metadata (never its owner).
+
+        ``new``: the caller is creating it; the ``thread.created`` webhook deliveries are
+        written with it (once, should the same thread be saved as new twice).
+        """
+        now = time.time()
         values = {
             "id": thread.id,
             "user_id": thread.user,
@@ -48,10 +55,14 @@ class ThreadRepository:
             "allowed_image_domains": thread.allowed_image_domains,
             "metadata": thread.metadata,
             "created_at": thread.created_at,
-            "updated_at": time.time(),
+            "updated_at": now,
         }
         mutable = ("title", "status", "status_reason", "allowed_image_domains", "metadata")
         async with self._engine.begin() as conn:
+            if new and await insert_once(conn, threads, values, key=["id"]):
+                created = thread_created(thread.to_extended_wire(), now)
+                await enqueue(conn, [created])
+                return
             await upsert(conn, threads, values, key=["id"], update=(*mutable, "updated_at"))
 
     async def list_threads(
