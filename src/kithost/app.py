@@ -22,6 +22,7 @@ from kithost.api import (
     sessions,
     threads,
     vector_stores,
+    webhooks,
     workflows,
 )
 from kithost.api.body_limits import BodyLimits, BodySizeGuard
@@ -45,6 +46,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.services = services
         reload_on_hangup(services)
         await services.runs.start()
+        await services.webhook_dispatcher.start()
         drain_on_terminate(services)
         services.retrieval.start_worker()
         if services.vector_search is not None and services.vector_search.index is not None:
@@ -77,6 +79,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         files.router,
         files_api.router,
         vector_stores.router,
+        webhooks.router,
         workflows.router,
         console.router,
     ):

@@ -34,6 +34,10 @@ from kithost.store.server_secrets import get_or_create_secret
 from kithost.store.sessions import SessionRepository
 from kithost.store.threads import ThreadRepository
 from kithost.store.traces import TraceRepository
+from kithost.store.webhooks import WebhookRepository
+from kithost.webhooks.delivery import WebhookDispatcher
+from kithost.webhooks.service import WebhookService
+from kithost.webhooks.signing import SIGNING_KEY_NAME, WebhookSigner
 from kithost.workflows.agent_services import AgentServices
 from kithost.workflows.approvals import Approvals
 from kithost.workflows.builtin import builtin_workflows
@@ -65,6 +69,8 @@ class Services:
     traces: TraceRepository
     retrieval: Retrieval
     runs: RunManager
+    webhooks: WebhookService
+    webhook_dispatcher: WebhookDispatcher
     vector_search: IndexChoice | None = None
     """How file search ranks (keyword only, or hybrid and with what), for the start banner."""
 
@@ -76,6 +82,7 @@ class Services:
 
     async def close(self) -> None:
         await self.runs.close()
+        await self.webhook_dispatcher.close()
         await self.retrieval.close()
         if self.vector_search is not None and self.vector_search.index is not None:
             await self.vector_search.index.close()
@@ -134,6 +141,8 @@ async def open_services(settings: Settings) -> Services:
         lease_seconds=settings.run_lease_seconds,
         events_ttl=settings.run_events_ttl,
     )
+    webhook_repo = WebhookRepository(engine)
+    signer = WebhookSigner(await get_or_create_secret(engine, SIGNING_KEY_NAME))
     services = Services(
         settings=settings,
         engine=engine,
@@ -152,6 +161,13 @@ async def open_services(settings: Settings) -> Services:
         traces=traces,
         retrieval=retrieval,
         runs=runs,
+        webhooks=WebhookService(webhook_repo, signer),
+        webhook_dispatcher=WebhookDispatcher(
+            webhook_repo,
+            signer,
+            retry_schedule=settings.webhook_retry_schedule,
+            timeout_seconds=settings.webhook_timeout_seconds,
+        ),
         vector_search=vector_index,
     )
     services.reload_workflows()

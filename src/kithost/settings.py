@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -16,12 +17,36 @@ from kithost.core.limits import (
 from kithost.core.uploads import DEFAULT_MIME_TYPES
 
 DEFAULT_DATA_DIR = Path("var")
+# Seconds between a webhook delivery's attempts: 8 attempts over about a day (as Svix does).
+DEFAULT_WEBHOOK_RETRY_SCHEDULE = (5.0, 300.0, 1800.0, 7200.0, 18000.0, 36000.0, 36000.0)
 
 
 def _split_csv(value: object) -> object:
     if isinstance(value, str):
         return [part.strip() for part in value.split(",") if part.strip()]
     return value
+
+
+def _seconds_list(value: object, name: str) -> object:
+    """``"5,300,1800"`` → ``[5.0, 300.0, 1800.0]``; a value that is not a number of seconds
+    (negative, infinite, a word) stops the server from starting, naming the variable."""
+    if not isinstance(value, str):
+        return value
+    seconds = []
+    for part in (piece.strip() for piece in value.split(",")):
+        if not part:
+            continue
+        try:
+            number = float(part)
+        except ValueError:
+            number = math.nan
+        if not math.isfinite(number) or number < 0:
+            raise ValueError(
+                f"{name} must be comma-separated seconds, such as 5,300,1800; "
+                f"{part!r} is not a number of seconds"
+            )
+        seconds.append(number)
+    return seconds
 
 
 class Settings(BaseSettings):
@@ -223,6 +248,17 @@ class Settings(BaseSettings):
         description="How long a process holds a run without renewing; a run whose process "
         "died is marked `interrupted` (its partial answer kept) by another after this.",
     )
+    webhook_retry_schedule: Annotated[list[float], NoDecode] = Field(
+        default_factory=lambda: list(DEFAULT_WEBHOOK_RETRY_SCHEDULE),
+        description="Comma-separated seconds between a webhook delivery's attempts (the "
+        "first is at once): the default makes 8 attempts over about a day; then `failed`.",
+    )
+    webhook_timeout_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        description="Seconds a webhook endpoint has to answer a delivery (2xx) before the "
+        "attempt counts as failed.",
+    )
     demo_signin: bool = Field(
         default=False,
         description="Serve the demo sign-in (`POST /demo/session`) that the chat page at `/` "
@@ -233,6 +269,11 @@ class Settings(BaseSettings):
     @classmethod
     def _csv(cls, value: object) -> object:
         return _split_csv(value)
+
+    @field_validator("webhook_retry_schedule", mode="before")
+    @classmethod
+    def _retry_schedule(cls, value: object) -> object:
+        return _seconds_list(value, "KITHOST_WEBHOOK_RETRY_SCHEDULE")
 
     @property
     def resolved_database_url(self) -> str:

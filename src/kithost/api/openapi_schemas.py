@@ -40,6 +40,8 @@ from kithost.retrieval.filters import (
 )
 from kithost.retrieval.models import ErrorCode, FileStatus, SearchMode, StoreStatus
 from kithost.runs.model import RunStatus
+from kithost.webhooks.model import DeliveryStatus as WebhookDeliveryStatus
+from kithost.webhooks.model import EventType as WebhookEventType
 from kithost.workflows.capabilities import FindingStatus
 
 Scalar = str | float | bool  # state variables and file attributes: strings, numbers, booleans
@@ -370,6 +372,58 @@ class ChatKitRun(_Wire):
 
 class ChatKitRunList(_List):
     data: list[ChatKitRun]
+
+
+# -- webhooks (extensions) ------------------------------------------------------------------
+class ChatKitWebhookEndpoint(_Wire):
+    id: str
+    object: Literal["chatkit.webhook_endpoint"]
+    url: str
+    description: str | None
+    events: list[WebhookEventType]
+    enabled: bool
+    created_at: int
+
+
+class ChatKitWebhookEndpointWithSecret(ChatKitWebhookEndpoint):
+    """What ``POST /v1/chatkit/webhooks`` answers: the endpoint and its signing secret."""
+
+    secret: str
+
+
+class ChatKitWebhookEndpointList(_List):
+    data: list[ChatKitWebhookEndpoint]
+
+
+class ChatKitWebhookEndpointDeleted(_Wire):
+    id: str
+    object: Literal["chatkit.webhook_endpoint.deleted"]
+    deleted: bool
+
+
+class ChatKitWebhookSecret(_Wire):
+    """``whsec_`` and base64: the Standard Webhooks form the verifying libraries take."""
+
+    secret: str
+
+
+class ChatKitWebhookDelivery(_Wire):
+    id: str
+    object: Literal["chatkit.webhook_delivery"]
+    endpoint_id: str
+    event_type: WebhookEventType
+    status: WebhookDeliveryStatus
+    attempts: int
+    next_attempt_at: int | None
+    last_attempt_at: int | None
+    last_status_code: int | None
+    last_error: str | None
+    created_at: int
+    delivered_at: int | None
+
+
+class ChatKitWebhookDeliveryList(_List):
+    data: list[ChatKitWebhookDelivery]
 
 
 # -- ChatKit uploads --------------------------------------------------------------------------
