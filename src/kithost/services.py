@@ -22,6 +22,7 @@ from kithost.retrieval.vector_index import IndexChoice, open_vector_index
 from kithost.runs.backends import open_journal, open_signals
 from kithost.runs.manager import RunManager
 from kithost.runs.model import RunRecord
+from kithost.runs.server_turns import ServerTurns
 from kithost.settings import Settings
 from kithost.store.api_keys import ApiKeyRepository
 from kithost.store.attachments import AttachmentRepository
@@ -71,6 +72,7 @@ class Services:
     runs: RunManager
     webhooks: WebhookService
     webhook_dispatcher: WebhookDispatcher
+    server_turns: ServerTurns
     vector_search: IndexChoice | None = None
     """How file search ranks (keyword only, or hybrid and with what), for the start banner."""
 
@@ -141,6 +143,9 @@ async def open_services(settings: Settings) -> Services:
         lease_seconds=settings.run_lease_seconds,
         events_ttl=settings.run_events_ttl,
     )
+    sessions = SessionService(session_repo, workflows)
+    threads = ThreadService(thread_repo, blobs)
+    conversation = ConversationService(server, store, uploads)
     webhook_repo = WebhookRepository(engine)
     signer = WebhookSigner(await get_or_create_secret(engine, SIGNING_KEY_NAME))
     services = Services(
@@ -149,14 +154,14 @@ async def open_services(settings: Settings) -> Services:
         api_keys=api_keys,
         admin_auth=AdminAuthenticator(settings.api_keys, api_keys),
         workflows=workflows,
-        sessions=SessionService(session_repo, workflows),
-        threads=ThreadService(thread_repo, blobs),
+        sessions=sessions,
+        threads=threads,
         rate_limiter=SessionRateLimiter(storage_uri(settings.redis_url)),
         link_signer=link_signer,
         file_links=links,
         uploads_policy=policy,
         uploads=uploads,
-        conversation=ConversationService(server, store, uploads),
+        conversation=conversation,
         agent_services=agent_services,
         traces=traces,
         retrieval=retrieval,
@@ -168,6 +173,7 @@ async def open_services(settings: Settings) -> Services:
             retry_schedule=settings.webhook_retry_schedule,
             timeout_seconds=settings.webhook_timeout_seconds,
         ),
+        server_turns=ServerTurns(sessions, threads, conversation, runs),
         vector_search=vector_index,
     )
     services.reload_workflows()

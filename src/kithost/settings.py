@@ -248,6 +248,12 @@ class Settings(BaseSettings):
         description="How long a process holds a run without renewing; a run whose process "
         "died is marked `interrupted` (its partial answer kept) by another after this.",
     )
+    server_turns_per_minute: int = Field(
+        default=0,
+        ge=0,
+        description="Server-side turns (`POST /v1/chatkit/threads`, `…/messages`) an admin key "
+        "may start per minute; 0 = no limit (the admin key is trusted).",
+    )
     webhook_retry_schedule: Annotated[list[float], NoDecode] = Field(
         default_factory=lambda: list(DEFAULT_WEBHOOK_RETRY_SCHEDULE),
         description="Comma-separated seconds between a webhook delivery's attempts (the "

@@ -197,6 +197,19 @@ def conversation_responses() -> Responses:
     return {200: streamed, **error_responses(403, 404, 409, 503)}
 
 
+def created_or_streamed(source: Any, *errors: int) -> Responses:
+    """A server-side turn: 201 JSON, or with ``stream: true`` a 200 of the run's events."""
+    return {
+        201: {
+            "description": "Started (or, with `wait: true`, ended): the thread, its run and the "
+            "turn's items.",
+            "content": {"application/json": {"schema": schema_ref(source)}},
+        },
+        200: event_stream("With `stream: true`: the run's events, numbered."),
+        **error_responses(*errors),
+    }
+
+
 def event_stream_responses(*errors: int) -> Responses:
     return {
         200: event_stream("The run's events after `Last-Event-ID`, then live."),

@@ -374,6 +374,24 @@ class ChatKitRunList(_List):
     data: list[ChatKitRun]
 
 
+# -- server-side turns (extensions) -------------------------------------------------------------
+class ChatKitThreadWithMetadata(ChatKitThread):
+    """A thread as the server-side turn endpoints show it: with its metadata and workflow."""
+
+    metadata: dict[str, Any]
+    workflow_id: str | None
+
+
+class ChatKitTurn(_Wire):
+    """What a server-side turn answers (without ``stream``): the thread, its run, and the
+    items the turn added so far (the user's message; with ``wait``, the answer too)."""
+
+    object: Literal["chatkit.turn"]
+    thread: ChatKitThreadWithMetadata
+    run: ChatKitRun
+    items: list[ChatKitThreadItem]
+
+
 # -- webhooks (extensions) ------------------------------------------------------------------
 class ChatKitWebhookEndpoint(_Wire):
     id: str

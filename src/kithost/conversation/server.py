@@ -77,6 +77,10 @@ class KithostChatKitServer(ChatKitServer[RequestContext]):
             return StreamingResult(self._process_streaming(request, context))
         return NonStreamingResult(await self._process_non_streaming(request, context))
 
+    def sse(self, event: ThreadStreamEvent) -> bytes:
+        """One event as the SDK writes it into a stream, byte for byte."""
+        return b"data: " + self._serialize(event) + b"\n\n"
+
     def _runnable(self, context: RequestContext) -> Workflow:
         workflow = context.session.workflow
         try:

@@ -51,7 +51,12 @@ class ConversationService:
         self, body: bytes, context: RequestContext
     ) -> StreamingTurn | NonStreamingResult:
         """Validate the request; a streaming one comes back unstarted, for a run to execute."""
-        request = requests.parse_request(body)
+        return await self.process(requests.parse_request(body), context)
+
+    async def process(
+        self, request: ChatKitReq, context: RequestContext
+    ) -> StreamingTurn | NonStreamingResult:
+        """``handle`` for a request already parsed (server-side turns build theirs)."""
         await self._precheck(request, context)
         thread_id = requests.thread_id_of(request)
         if isinstance(request, ThreadsCreateReq):
@@ -91,7 +96,18 @@ class ConversationService:
                     code=f"thread_{thread.status}",
                 )
             await self._check_target(request, thread_id, context)
-        attachment_ids = requests.attachment_ids_of(request)
+        await self.check_attachments(requests.attachment_ids_of(request), context)
+        deleted = requests.deleted_attachment_of(request)
+        if deleted is not None:
+            try:
+                await self._store.owned_attachment(deleted, context)
+            except NotFoundError:
+                raise NotFound(
+                    f"No attachment found with id '{deleted}'.", param="params.attachment_id"
+                ) from None
+
+    async def check_attachments(self, attachment_ids: list[str], context: RequestContext) -> None:
+        """The user's own files, uploaded, no more of them than the session allows."""
         if attachment_ids:
             # Repeats are already dropped: this counts distinct files.
             max_files = context.session.configuration.max_files
@@ -103,14 +119,6 @@ class ConversationService:
                     " (the session's file_upload.max_files)",
                 )
             await self._uploads.check_usable(attachment_ids, context)
-        deleted = requests.deleted_attachment_of(request)
-        if deleted is not None:
-            try:
-                await self._store.owned_attachment(deleted, context)
-            except NotFoundError:
-                raise NotFound(
-                    f"No attachment found with id '{deleted}'.", param="params.attachment_id"
-                ) from None
 
     async def _check_target(
         self, request: ChatKitReq, thread_id: str, context: RequestContext

@@ -32,15 +32,19 @@ class SessionRateLimiter:
         self._storage = storage
         self._limiter = MovingWindowRateLimiter(self._storage)
 
-    async def hit(self, session_id: str, per_minute: int) -> None:
-        """Count one request; raise ``RateLimited`` with a ``retry_after`` past the limit."""
+    async def hit(self, session_id: str, per_minute: int, *, scope: str = "session") -> None:
+        """Count one request; raise ``RateLimited`` with a ``retry_after`` past the limit.
+
+        ``scope`` keeps counters of different kinds apart (a session, an admin key) and
+        names the kind in the message.
+        """
         item = RateLimitItemPerMinute(per_minute)
-        if await self._limiter.hit(item, "session", session_id):
+        if await self._limiter.hit(item, scope, session_id):
             return
-        stats = await self._limiter.get_window_stats(item, "session", session_id)
+        stats = await self._limiter.get_window_stats(item, scope, session_id)
         retry_after = max(1, math.ceil(stats.reset_time - time.time()))
         raise RateLimited(
-            f"Rate limit reached for this session: {per_minute} requests per minute. "
+            f"Rate limit reached for this {scope}: {per_minute} requests per minute. "
             f"Try again in {retry_after} s.",
             retry_after=retry_after,
             code="rate_limit_exceeded",

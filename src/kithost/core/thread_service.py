@@ -1,12 +1,14 @@
-"""Control-plane thread use cases: retrieve, list, delete, list items."""
+"""Control-plane thread use cases: retrieve, list, update, delete, list and add items."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Protocol
 
 from kithost.core.errors import NotFound, invalid_id
 from kithost.core.ids import THREAD_PREFIX
 from kithost.core.pagination import ListParams, Page
+from kithost.core.server_turns import ThreadUpdate, check_metadata
 from kithost.core.threads import REST_ITEM_TYPES, ItemRecord, ThreadRecord
 from kithost.core.validation import check_text
 
@@ -17,6 +19,8 @@ class ThreadRepo(Protocol):
         self, params: ListParams, user: str | None = None, workflow_id: str | None = None
     ) -> Page[ThreadRecord]: ...
     async def delete_thread(self, thread_id: str) -> list[str] | None: ...
+    async def save_thread(self, thread: ThreadRecord, *, new: bool = False) -> None: ...
+    async def add_item(self, item: ItemRecord) -> bool: ...
     async def list_items(
         self, thread_id: str, params: ListParams, types: list[str] | None = None
     ) -> Page[ItemRecord]: ...
@@ -42,6 +46,35 @@ class ThreadService:
         self, params: ListParams, user: str | None = None, workflow_id: str | None = None
     ) -> Page[ThreadRecord]:
         return await self._repo.list_threads(params, user=user, workflow_id=workflow_id)
+
+    async def create(self, thread: ThreadRecord) -> None:
+        await self._repo.save_thread(thread, new=True)
+
+    async def newest_item_id(self, thread_id: str) -> str | None:
+        """The id of the newest item that has a REST form (a cursor for ``list_items``)."""
+        page = await self.list_items(thread_id, ListParams(limit=1, order="desc"))
+        return page.data[0].id if page.data else None
+
+    async def update(self, thread_id: str, update: ThreadUpdate) -> ThreadRecord:
+        """Change the title, status or metadata; what the body leaves out stays."""
+        thread = await self.get(thread_id)
+        given = update.model_fields_set
+        check_metadata(update.metadata)
+        if "title" in given:
+            thread = replace(thread, title=update.title)
+        if "metadata" in given:
+            thread = replace(thread, metadata=dict(update.metadata or {}))
+        status = update.status_and_reason()
+        if status is not None:
+            thread = replace(thread, status=status[0], status_reason=status[1])
+        await self._repo.save_thread(thread)
+        return thread
+
+    async def add_item(self, item: ItemRecord) -> ItemRecord:
+        """Add an item made outside any run (a notice) to an existing thread."""
+        await self.get(item.thread_id)
+        await self._repo.add_item(item)
+        return item
 
     async def delete(self, thread_id: str) -> None:
         """Delete the thread with its items, attachments and their bytes."""

@@ -118,12 +118,16 @@ class RunManager:
 
     # starting
 
-    async def start_run(self, turn: StreamingTurn, context: RequestContext) -> LiveRun:
+    def check_accepting(self) -> None:
+        """Refuse new runs while draining (a load balancer sends the retry elsewhere)."""
         if self.draining:
             raise Unavailable(
                 "This server is shutting down and takes no new answers; send the request again.",
                 code="draining",
             )
+
+    async def start_run(self, turn: StreamingTurn, context: RequestContext) -> LiveRun:
+        self.check_accepting()
         now = time.time()
         workflow = context.session.workflow
         record = RunRecord(

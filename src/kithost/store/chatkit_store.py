@@ -155,11 +155,11 @@ class SqlChatKitStore(Store[RequestContext]):
     ) -> None:
         # Idempotent: the SDK adds a continued workflow item a second time.
         await self.owned_thread(thread_id, context)
-        await self._threads.add_item(_item_record(thread_id, item))
+        await self._threads.add_item(item_record(thread_id, item))
 
     async def save_item(self, thread_id: str, item: ThreadItem, context: RequestContext) -> None:
         await self.owned_thread(thread_id, context)
-        await self._threads.save_item(_item_record(thread_id, item))
+        await self._threads.save_item(item_record(thread_id, item))
 
     async def load_item(self, thread_id: str, item_id: str, context: RequestContext) -> ThreadItem:
         await self.owned_thread(thread_id, context)
@@ -260,7 +260,8 @@ def _thread_metadata(record: ThreadRecord) -> ThreadMetadata:
     )
 
 
-def _item_record(thread_id: str, item: ThreadItem) -> ItemRecord:
+def item_record(thread_id: str, item: ThreadItem) -> ItemRecord:
+    """A protocol item as the row that stores it."""
     return ItemRecord(
         id=item.id,
         thread_id=thread_id,
