@@ -144,6 +144,11 @@ NOT_IN_THE_SDK = {
     "beta.chatkit.runs.cancel",
     "beta.chatkit.runs.events",
     "beta.chatkit.workflows.list",
+    "beta.chatkit.threads.create",
+    "beta.chatkit.threads.create_message",
+    "beta.chatkit.threads.create_item",
+    "beta.chatkit.threads.update",
+    "beta.chatkit.threads.patch",
 }
 # Response components and the SDK types they must agree with, with the fields where kithost
 # differs: extensions it adds, or (``name?``) a null where the SDK types a value.
@@ -1181,6 +1186,78 @@ def _threads_list_runs(api: Api) -> None:
     api.call(op, 400, where, params={"limit": 101}, headers=CHATKIT_ADMIN)
     api.call(op, 404, {"thread_id": NO_THREAD}, headers=CHATKIT_ADMIN)
     api.call(op, 401, where)
+
+
+def server_turn(api: Api, **fields: Any) -> dict[str, Any]:
+    """A thread started by the app's backend, answered by the echo (``wait``)."""
+    body = {
+        "user": unique_user(),
+        "workflow": {"id": ECHO},
+        "input": {"content": [{"type": "input_text", "text": "Shipped?"}]},
+        "wait": True,
+        **fields,
+    }
+    turn: dict[str, Any] = api.call(
+        "beta.chatkit.threads.create", 201, json=body, headers=CHATKIT_ADMIN
+    ).json()
+    return turn
+
+
+@scenario("beta.chatkit.threads.create")
+def _threads_create(api: Api) -> None:
+    op = "beta.chatkit.threads.create"
+    turn = server_turn(api, title="Order 42", metadata={"order": "42"})
+    assert turn["run"]["status"] == "completed"
+    assert len(turn["items"]) == 2
+    at_once = server_turn(api, wait=False)
+    assert [item["type"] for item in at_once["items"]][:1] == ["chatkit.user_message"]
+    streamed = {
+        "user": unique_user(),
+        "workflow": {"id": ECHO},
+        "input": {"content": [{"type": "input_text", "text": "Hi"}]},
+        "stream": True,
+    }
+    api.call(op, 200, json=streamed, headers=CHATKIT_ADMIN)
+    api.call(op, 400, json={**streamed, "wait": True}, headers=CHATKIT_ADMIN)
+    api.call(op, 404, json={**streamed, "workflow": {"id": "wf_none"}}, headers=CHATKIT_ADMIN)
+    api.call(op, 401, json=streamed, headers=BETA_HEADERS)
+
+
+@scenario("beta.chatkit.threads.create_message")
+def _threads_create_message(api: Api) -> None:
+    op = "beta.chatkit.threads.create_message"
+    turn = server_turn(api)
+    thread, user = turn["thread"]["id"], turn["thread"]["user"]
+    body = {"user": user, "input": {"content": [{"type": "input_text", "text": "And now?"}]}}
+    api.call(op, 201, {"thread_id": thread}, json={**body, "wait": True}, headers=CHATKIT_ADMIN)
+    api.call(op, 404, {"thread_id": thread}, json={**body, "user": "other"}, headers=CHATKIT_ADMIN)
+    api.call(op, 404, {"thread_id": NO_THREAD}, json=body, headers=CHATKIT_ADMIN)
+    api.call(op, 400, {"thread_id": thread}, json={"user": user}, headers=CHATKIT_ADMIN)
+
+
+@scenario("beta.chatkit.threads.create_item")
+def _threads_create_item(api: Api) -> None:
+    op = "beta.chatkit.threads.create_item"
+    where = {"thread_id": server_turn(api)["thread"]["id"]}
+    notice = {"type": "assistant_message", "content": [{"type": "output_text", "text": "Done"}]}
+    api.call(op, 200, where, json=notice, headers=CHATKIT_ADMIN)
+    card = {"type": "widget", "widget": {"type": "Card", "children": []}}
+    api.call(op, 200, where, json=card, headers=CHATKIT_ADMIN)
+    api.call(op, 400, where, json={"type": "user_message"}, headers=CHATKIT_ADMIN)
+    api.call(op, 404, {"thread_id": NO_THREAD}, json=notice, headers=CHATKIT_ADMIN)
+
+
+@scenario("beta.chatkit.threads.update")
+@scenario("beta.chatkit.threads.patch")
+def _threads_update(api: Api) -> None:
+    where = {"thread_id": server_turn(api)["thread"]["id"]}
+    for op in ("beta.chatkit.threads.update", "beta.chatkit.threads.patch"):
+        locked = {"status": {"type": "locked", "reason": "resolved"}, "metadata": {"a": "b"}}
+        thread = api.call(op, 200, where, json=locked, headers=CHATKIT_ADMIN).json()
+        assert thread["status"] == {"type": "locked", "reason": "resolved"}
+        api.call(op, 200, where, json={"title": None, "status": "active"}, headers=CHATKIT_ADMIN)
+        api.call(op, 400, where, json={"status": "archived"}, headers=CHATKIT_ADMIN)
+        api.call(op, 404, {"thread_id": NO_THREAD}, json={}, headers=CHATKIT_ADMIN)
 
 
 def test_every_operation_has_a_scenario(document: dict[str, Any]) -> None:
