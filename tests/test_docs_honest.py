@@ -35,6 +35,7 @@ CLI_DOCS = ROOT / "scripts" / "cli_docs.py"
 # KITHOST_* names that are not kithost settings, and whose they are instead.
 NOT_SETTINGS = {
     "KITHOST_ADMIN_KEY": "the app backend's copy of an admin key (the docs' name for it)",
+    "KITHOST_URL": "the app backend's address of kithost (docs/server-runs.md's name for it)",
     "KITHOST_TEST_POSTGRES_URL": "the test suite's PostgreSQL server",
     "KITHOST_TEST_CHROMIUM": "the test suite's browser",
     "KITHOST_TEST_AGENT_BUILDER_FIXTURES": "the test suite's shared exports",
