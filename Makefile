@@ -69,9 +69,11 @@ fuzz: $(INSTALLED)
 bench: $(INSTALLED)
 	$(BIN)/python -m bench
 
-# Refresh docs/screenshot-chat.png and docs/screenshot-admin.png from the browser tests.
+# Refresh docs/screenshot-chat.png, screenshot-admin.png and screenshot-webhooks.png from the
+# browser tests.
 screenshots: $(INSTALLED) $(CHROMIUM)
 	KITHOST_SCREENSHOT_DIR=$(CURDIR)/docs $(BIN)/pytest tests/test_console_browser.py -k "admin_console and sqlite"
+	KITHOST_SCREENSHOT_DIR=$(CURDIR)/docs $(BIN)/pytest tests/test_console_webhooks.py -k "added_in_the_console and sqlite"
 
 # Refresh docs/cli.md from `kithost --help` (tests/test_docs_honest.py fails when it is stale).
 docs-cli: $(INSTALLED)

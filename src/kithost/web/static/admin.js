@@ -1,6 +1,7 @@
 // The admin console at `/admin`. It calls only kithost's public admin API (the same endpoints the
 // official OpenAI SDKs call), with the admin key the user typed, kept in sessionStorage.
 
+import { webhooksView } from "./admin-webhooks.js";
 import { h } from "./dom.js";
 import { renderMarkdown } from "./markdown.js";
 import { renderWidget } from "./widgets.js";
@@ -23,7 +24,7 @@ class ApiError extends Error {
 }
 
 /** Call the admin API: `Authorization: Bearer <key>` and the ChatKit beta header. */
-async function api(path, { method = "GET", query = {} } = {}) {
+async function api(path, { method = "GET", query = {}, body = {} } = {}) {
   const url = new URL(`/v1/chatkit${path}`, location.origin);
   for (const [name, value] of Object.entries(query)) {
     if (value !== undefined && value !== null && value !== "") url.searchParams.set(name, value);
@@ -35,14 +36,14 @@ async function api(path, { method = "GET", query = {} } = {}) {
       "OpenAI-Beta": "chatkit_beta=v1",
       ...(method === "POST" ? { "Content-Type": "application/json" } : {}),
     },
-    body: method === "POST" ? "{}" : undefined,
+    body: method === "POST" ? JSON.stringify(body) : undefined,
   });
-  const body = await response.json().catch(() => null);
+  const answer = await response.json().catch(() => null);
   if (!response.ok) {
-    const error = body?.error;
+    const error = answer?.error;
     throw new ApiError(error?.message || `kithost answered ${response.status}.`, response.status, error?.code);
   }
-  return body;
+  return answer;
 }
 
 /** Plain text with its `code` spans as <code> elements (messages and findings use them). */
@@ -131,6 +132,12 @@ function route() {
   } else if (tab === "vector-stores") {
     $("view-vector-stores").hidden = false;
     listVectorStores().catch(showError);
+  } else if (tab === "webhooks" && id) {
+    $("view-webhook").hidden = false;
+    webhooks.showEndpoint(decodeURIComponent(id)).catch(showError);
+  } else if (tab === "webhooks") {
+    $("view-webhooks").hidden = false;
+    webhooks.showList().catch(showError);
   } else {
     $("view-sessions").hidden = false;
     listSessions().catch(showError);
@@ -138,6 +145,8 @@ function route() {
 }
 
 window.addEventListener("hashchange", route);
+
+const webhooks = webhooksView({ api, showError, clearError, when });
 
 // ------------------------------------------------------------------ workflows
 
