@@ -10,7 +10,8 @@ state variables and the session's settings apply exactly as they do to a browser
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
@@ -78,7 +79,9 @@ class ServerTurns:
         body.check()
         workflow = body.workflow.model_dump(exclude_none=True)
         context = await self._open(body.user, workflow, body, public_url, request_id)
-        await self._conversation.check_attachments(list(body.input.attachments), context)
+        with _named_as_in_this_body():
+            attachments = body.input.to_protocol()["attachments"]  # repeats dropped
+            await self._conversation.check_attachments(attachments, context)
         self._runs.check_accepting()
         session = context.session
         thread = ThreadRecord(
@@ -163,22 +166,31 @@ class ServerTurns:
         request = ThreadsAddUserMessageReq(
             params=ThreadAddUserMessageParams(thread_id=thread.id, input=user_input)
         )
-        try:
+        with _named_as_in_this_body():
             result = await self._conversation.process(request, context)
-        except KithostError as error:
-            # The protocol's checks name the protocol's fields (``params.input…``); this body
-            # has the same fields one level up.
-            if error.param and error.param.startswith(PROTOCOL_PARAMS):
-                error.param = error.param.removeprefix(PROTOCOL_PARAMS)
-                error.message = error.message.replace(f"'{PROTOCOL_PARAMS}", "'")
-            raise
-        assert not isinstance(result, NonStreamingResult)
-        turn = result
-        if announce:
-            # The stream of a new thread starts as a browser's would: with ``thread.created``.
-            created = self._conversation.server.sse(ThreadCreatedEvent(thread=_thread(thread)))
-            turn = replace(turn, events=_after(created, turn.events), request_type="threads.create")
-        return await self._runs.start_run(turn, context)
+            assert not isinstance(result, NonStreamingResult)
+            turn = result
+            if announce:
+                # The stream of a new thread starts as a browser's would: with ``thread.created``.
+                created = self._conversation.server.sse(ThreadCreatedEvent(thread=_thread(thread)))
+                turn = replace(
+                    turn, events=_after(created, turn.events), request_type="threads.create"
+                )
+            # A busy thread is found here (``run_in_progress``), named as the protocol names it.
+            return await self._runs.start_run(turn, context)
+
+
+@contextmanager
+def _named_as_in_this_body() -> Iterator[None]:
+    """The protocol's checks name the protocol's fields (``params.input…``); this body has the
+    same fields one level up."""
+    try:
+        yield
+    except KithostError as error:
+        if error.param and error.param.startswith(PROTOCOL_PARAMS):
+            error.param = error.param.removeprefix(PROTOCOL_PARAMS)
+            error.message = error.message.replace(f"'{PROTOCOL_PARAMS}", "'")
+        raise
 
 
 def _workflow_for(thread: ThreadRecord, choice: WorkflowChoice | None) -> dict[str, Any]:
