@@ -23,6 +23,7 @@ from chatkit.types import (
 from pydantic import BaseModel, ConfigDict, Field
 
 from kithost.core.limits import MAX_VECTOR_STORE_FILES
+from kithost.core.metadata import MAX_KEY_LENGTH, MAX_KEYS, MAX_VALUE_LENGTH
 from kithost.core.sessions import (
     MAX_STATE_KEY_LENGTH,
     MAX_STATE_VARIABLES,
@@ -31,13 +32,7 @@ from kithost.core.sessions import (
     WorkflowParam,
 )
 from kithost.retrieval.chunking import MAX_MAX_TOKENS, MIN_MAX_TOKENS
-from kithost.retrieval.filters import (
-    COMPARISONS,
-    COMPOUNDS,
-    MAX_KEY_LENGTH,
-    MAX_KEYS,
-    MAX_VALUE_LENGTH,
-)
+from kithost.retrieval.filters import COMPARISONS, COMPOUNDS
 from kithost.retrieval.models import ErrorCode, FileStatus, SearchMode, StoreStatus
 from kithost.runs.model import RunStatus
 from kithost.webhooks.model import DeliveryStatus as WebhookDeliveryStatus
@@ -746,6 +741,13 @@ SEARCH_QUERY = {"anyOf": [_QUERY_TEXT, {"type": "array", "minItems": 1, "items":
 _FILTER_REF = {"$ref": "#/components/schemas/VectorStoreFilter"}
 _FILE_SETTINGS = {"attributes": ATTRIBUTES, "chunking_strategy": CHUNKING_STRATEGY}
 EXTRA_COMPONENTS = {"VectorStoreFilter": VECTOR_STORE_FILTER}
+_ONE_MODE = {
+    "description": "`stream` or `wait`, not both.",
+    "not": {
+        "required": ["stream", "wait"],
+        "properties": {"stream": {"const": True}, "wait": {"const": True}},
+    },
+}
 CONSTRAINTS: dict[str, dict[str, Any]] = {
     "VectorStoreFileBatchCreateParams": {
         "description": "`file_ids` or `files`, not both.",
@@ -753,11 +755,15 @@ CONSTRAINTS: dict[str, dict[str, Any]] = {
             "required": ["file_ids", "files"],
             "properties": {"file_ids": {"type": "array"}, "files": {"type": "array"}},
         },
-    }
+    },
+    "ChatKitThreadCreateParams": _ONE_MODE,
+    "ChatKitMessageCreateParams": _ONE_MODE,
 }
 """Component → what its whole object must also satisfy (rules across properties)."""
 _NAME = {"type": "string", "pattern": NO_NUL}
 REFINEMENTS: dict[str, dict[str, Any]] = {
+    "ChatKitThreadCreateParams": {"metadata": METADATA},
+    "ChatKitThreadUpdateParams": {"metadata": METADATA},
     "VectorStoreCreateParams": {
         "name": _NAME,
         "metadata": METADATA,

@@ -55,7 +55,7 @@ TurnLimit = Depends(per_key_limit)
     status_code=201,
     dependencies=[TurnLimit],
     responses=created_or_streamed(wire.ChatKitTurn, 404, 429, 503),
-    openapi_extra=json_request(ThreadCreate),
+    openapi_extra=json_request(ThreadCreate, "ChatKitThreadCreateParams"),
 )
 async def create_thread(request: Request, services: AppServices) -> Any:
     """Start a conversation for ``user``: a new thread, its first message, a run."""
@@ -72,7 +72,7 @@ async def create_thread(request: Request, services: AppServices) -> Any:
     status_code=201,
     dependencies=[TurnLimit],
     responses=created_or_streamed(wire.ChatKitTurn, 404, 409, 429, 503),
-    openapi_extra=json_request(MessageCreate),
+    openapi_extra=json_request(MessageCreate, "ChatKitMessageCreateParams"),
 )
 async def create_message(thread_id: str, request: Request, services: AppServices) -> Any:
     """The user's next message in one of their threads, and the run that answers it."""
@@ -101,7 +101,7 @@ async def create_item(thread_id: str, request: Request, services: AppServices) -
     "/{thread_id}",
     operation_id="beta.chatkit.threads.update",
     responses=ok(wire.ChatKitThreadWithMetadata, 404),
-    openapi_extra=json_request(ThreadUpdate),
+    openapi_extra=json_request(ThreadUpdate, "ChatKitThreadUpdateParams"),
 )
 async def update_thread(thread_id: str, request: Request, services: AppServices) -> Any:
     """Change the title, status (``active``, ``locked``, ``closed``) or metadata."""
@@ -115,7 +115,7 @@ router.add_api_route(
     methods=["PATCH"],
     operation_id="beta.chatkit.threads.patch",
     responses=ok(wire.ChatKitThreadWithMetadata, 404),
-    openapi_extra=json_request(ThreadUpdate),
+    openapi_extra=json_request(ThreadUpdate, "ChatKitThreadUpdateParams"),
     summary="Update Thread (PATCH)",
 )
 

@@ -10,18 +10,16 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
+from chatkit.widgets import WidgetRoot
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr
 
 from kithost.core.errors import InvalidRequest
 from kithost.core.limits import MAX_ID_LENGTH, MAX_USER_LENGTH
+from kithost.core.metadata import check_metadata
 from kithost.core.sessions import ChatKitConfigurationParam, TracingParam, WorkflowParam
 from kithost.core.threads import ThreadStatus
 from kithost.core.validation import NonEmptyText, parse_model
 
-# OpenAI's metadata rule, which the rest of the API uses: 16 pairs, short keys, string values.
-MAX_METADATA_PAIRS = 16
-MAX_METADATA_KEY = 64
-MAX_METADATA_VALUE = 512
 MAX_TITLE_LENGTH = 512
 MAX_TEXT_PARTS = 64
 MAX_STATUS_REASON = 2_000
@@ -66,14 +64,6 @@ class MessageInput(_Strict):
     quoted_text: Text | None = None
     inference_options: InferenceOptions = Field(default_factory=InferenceOptions)
 
-    def check(self) -> None:
-        if not any(part.text.strip() for part in self.content):
-            raise InvalidRequest(
-                "Invalid 'input.content': the message has no text.",
-                param="input.content",
-                code="invalid_value",
-            )
-
     def to_protocol(self) -> dict[str, Any]:
         return {
             "content": [part.model_dump() for part in self.content],
@@ -115,7 +105,6 @@ class ThreadCreate(_Delivery):
     def check(self) -> None:
         """What pydantic cannot say with a parameter's name."""
         self.check_modes()
-        self.input.check()
         check_metadata(self.metadata)
 
 
@@ -138,7 +127,6 @@ class MessageCreate(_Delivery):
 
     def check(self) -> None:
         self.check_modes()
-        self.input.check()
 
 
 class StatusParam(_Strict):
@@ -181,7 +169,7 @@ class WidgetNotice(_Strict):
     """A widget added without a run; ``widget`` is a ChatKit widget tree (``Card``, …)."""
 
     type: Literal["widget", "chatkit.widget"]
-    widget: dict[str, Any]
+    widget: WidgetRoot
     copy_text: Text | None = None
 
 
@@ -207,31 +195,3 @@ def parse_notice(data: Any) -> Notice:
             code="invalid_value",
         )
     return parse_model(model, data)
-
-
-def check_metadata(metadata: Metadata | None, param: str = "metadata") -> None:
-    """OpenAI's metadata limits, with its messages' shape."""
-    if metadata is None:
-        return
-    if len(metadata) > MAX_METADATA_PAIRS:
-        raise InvalidRequest(
-            f"Invalid '{param}': too many properties. Expected at most {MAX_METADATA_PAIRS}, "
-            f"but got {len(metadata)} instead.",
-            param=param,
-            code="object_above_max_properties",
-        )
-    for key, value in metadata.items():
-        if len(key) > MAX_METADATA_KEY:
-            raise InvalidRequest(
-                f"Invalid '{param}': key '{key[:80]}' is longer than {MAX_METADATA_KEY} "
-                "characters.",
-                param=param,
-                code="invalid_value",
-            )
-        if len(value) > MAX_METADATA_VALUE:
-            raise InvalidRequest(
-                f"Invalid '{param}.{key}': string too long. Expected at most "
-                f"{MAX_METADATA_VALUE} characters.",
-                param=f"{param}.{key}",
-                code="string_above_max_length",
-            )

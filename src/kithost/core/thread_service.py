@@ -7,8 +7,9 @@ from typing import Protocol
 
 from kithost.core.errors import NotFound, invalid_id
 from kithost.core.ids import THREAD_PREFIX
+from kithost.core.metadata import check_metadata
 from kithost.core.pagination import ListParams, Page
-from kithost.core.server_turns import ThreadUpdate, check_metadata
+from kithost.core.server_turns import ThreadUpdate
 from kithost.core.threads import REST_ITEM_TYPES, ItemRecord, ThreadRecord
 from kithost.core.validation import check_text
 

@@ -1,18 +1,17 @@
 """Attribute filters of ``search`` (OpenAI's comparison and compound filters), and the checks on
-attributes and metadata that OpenAI makes (16 keys, 64-character keys, 512-character values)."""
+attributes that OpenAI makes (core/metadata.py: 16 keys, 64-character keys, 512-character
+values)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from kithost.core.errors import InvalidRequest
+from kithost.core.metadata import MAX_KEYS, check_key, check_string
 from kithost.retrieval.models import Attributes, AttributeValue
 
 COMPARISONS = ("eq", "ne", "gt", "gte", "lt", "lte", "in", "nin")
 COMPOUNDS = ("and", "or")
-MAX_KEYS = 16
-MAX_KEY_LENGTH = 64
-MAX_VALUE_LENGTH = 512
 MAX_DEPTH = 8
 
 
@@ -127,53 +126,11 @@ def check_attributes(value: Any, param: str = "attributes") -> Attributes:
     if len(value) > MAX_KEYS:
         raise _invalid(f"Invalid '{param}': at most {MAX_KEYS} keys are allowed.", param)
     for key, item in value.items():
-        _check_key(key, param)
+        check_key(key, param)
         if not _scalar(item):
             raise _invalid(
                 f"Invalid '{param}.{key}': expected a string, a number or a boolean.",
                 f"{param}.{key}",
             )
-        _check_string(item, f"{param}.{key}")
+        check_string(item, f"{param}.{key}")
     return dict(value)
-
-
-def check_metadata(value: Any, param: str = "metadata") -> dict[str, str]:
-    if value is None:
-        return {}
-    if not isinstance(value, dict):
-        raise InvalidRequest(
-            f"Invalid type for '{param}': expected an object.", param=param, code="invalid_type"
-        )
-    if len(value) > MAX_KEYS:
-        raise _invalid(f"Invalid '{param}': at most {MAX_KEYS} keys are allowed.", param)
-    for key, item in value.items():
-        _check_key(key, param)
-        if not isinstance(item, str):
-            raise InvalidRequest(
-                f"Invalid type for '{param}.{key}': expected a string.",
-                param=f"{param}.{key}",
-                code="invalid_type",
-            )
-        _check_string(item, f"{param}.{key}")
-    return dict(value)
-
-
-def _check_key(key: str, param: str) -> None:
-    if len(key) > MAX_KEY_LENGTH:
-        raise _invalid(
-            f"Invalid '{param}': keys are at most {MAX_KEY_LENGTH} characters, '{key[:80]}' is "
-            f"{len(key)}.",
-            param,
-        )
-    if "\x00" in key:
-        raise _invalid(f"Invalid '{param}': a key contains a NUL character.", param)
-
-
-def _check_string(item: Any, param: str) -> None:
-    if isinstance(item, str):
-        if len(item) > MAX_VALUE_LENGTH:
-            raise _invalid(
-                f"Invalid '{param}': values are at most {MAX_VALUE_LENGTH} characters.", param
-            )
-        if "\x00" in item:
-            raise _invalid(f"Invalid '{param}': the string contains a NUL character.", param)

@@ -17,10 +17,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from kithost.core.blobs import BlobStorage, TooLarge
 from kithost.core.errors import InvalidRequest, NotFound
+from kithost.core.metadata import check_metadata
 from kithost.core.pagination import ListParams, Page
 from kithost.retrieval import hybrid, ids
 from kithost.retrieval.chunking import parse_strategy
-from kithost.retrieval.filters import check_attributes, check_filter, check_metadata, matches
+from kithost.retrieval.filters import check_attributes, check_filter, matches
 from kithost.retrieval.hybrid import fuse, hybrid_weights, vector_ranking
 from kithost.retrieval.ingestion import LEASE_SECONDS, IngestionWorker
 from kithost.retrieval.models import (
