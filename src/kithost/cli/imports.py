@@ -36,7 +36,7 @@ EXIT_INTERRUPTED = 130
 PREVIEW_TIMEOUT_SECONDS = 60.0
 
 
-def register_import(app: typer.Typer) -> None:
+def register(app: typer.Typer) -> None:
     app.command("import")(import_threads)
 
 

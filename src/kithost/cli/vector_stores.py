@@ -54,7 +54,7 @@ vector_stores_app = typer.Typer(
 )
 
 
-def register_vector_stores(app: typer.Typer) -> None:
+def register(app: typer.Typer) -> None:
     app.add_typer(vector_stores_app, name="vector-stores")
 
 

@@ -1,0 +1,136 @@
+"""``kithost serve`` and ``kithost migrate``, with the banner serve prints on its way up."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from kithost.cli.common import database_label, run, run_keys
+from kithost.pid_file import pid_file
+from kithost.settings import Settings
+from kithost.workflows.builtin_ids import DEMO_WORKFLOW_ID
+
+if TYPE_CHECKING:
+    from kithost.services import Services
+    from kithost.store.api_keys import ApiKeyRepository
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(migrate)
+    app.command()(serve)
+
+
+def migrate() -> None:
+    """Apply database migrations (serve does this too)."""
+
+    async def nothing(_keys: ApiKeyRepository) -> None:
+        return None
+
+    run_keys(nothing)  # migrates on the way
+    typer.echo(f"database is up to date: {Settings().resolved_database_url.split('@')[-1]}")
+
+
+def serve(
+    host: Annotated[str | None, typer.Option(help="Address to bind (KITHOST_HOST).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port to bind (KITHOST_PORT).")] = None,
+    workers: Annotated[int, typer.Option(help="Server processes sharing the port.")] = 1,
+) -> None:
+    """Migrate, make a first admin key if none exists, and serve the API."""
+    import uvicorn
+
+    from kithost.serving import uvicorn_options
+    from kithost.serving.log_redaction import redact_handlers
+
+    settings = Settings()
+    overrides = {k: v for k, v in {"host": host, "port": port}.items() if v is not None}
+    settings = settings.model_copy(update=overrides)
+    first_key, workflow_id, model_line = run(_startup)
+    base_url = f"http://{settings.host}:{settings.port}"
+    if first_key:
+        typer.echo(_first_key_banner(first_key, base_url, workflow_id))
+    typer.echo(model_line)
+    if settings.demo_signin:
+        typer.echo(f"Chat in a browser: {base_url}/  (admin console: {base_url}/admin)")
+    typer.echo(f"kithost is serving on {base_url} (database: {database_label(settings)})")
+    logging.basicConfig(level=settings.log_level.upper())
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    redact_handlers(logging.getLogger().handlers)  # signed links never reach a log
+    # For `kithost workflows reload` (uvicorn serves in this process); removed on the way out.
+    with pid_file(settings.data_dir):
+        uvicorn.run(
+            "kithost.app:create_app",
+            factory=True,
+            host=settings.host,
+            port=settings.port,
+            workers=workers,
+            log_level=settings.log_level,
+            proxy_headers=True,
+            **uvicorn_options(settings),  # read deadlines, keep-alive, redacted logs
+            # After the drain (app.drain_on_terminate) only followers of other processes' runs
+            # can still be connected; they reconnect elsewhere.
+            timeout_graceful_shutdown=5,
+        )
+
+
+async def _startup(services: Services) -> tuple[str | None, str, str]:
+    """Make a first admin key if none exists; pick the workflow to suggest.
+
+    Returns the new key (or None), a workflow id for the snippet — the first user workflow that
+    can run when a model provider is configured, else the offline demo — and lines describing
+    the model and what workflows cannot run or still need (their findings).
+    """
+    from kithost.workflows.report import banner_lines
+
+    key = None
+    if not services.settings.api_keys and not await services.api_keys.count_active():
+        _record, key = await services.api_keys.create("first key (made by serve)")
+    own = [v for v in services.workflows.list() if v.source != "builtin"]
+    usable = [v for v in own if v.unavailable_reason is None]
+    folder = services.settings.workflows_dir
+    if services.agent_services.configured and own:
+        config = services.agent_services.provider.config
+        where = config.base_url or "OpenAI"
+        line = f"Workflows: {len(own)} from {folder}/, answered by {where} ({config.api})."
+        line = "\n".join([line, *banner_lines(own)])
+        return key, (usable[0].id if usable else DEMO_WORKFLOW_ID), _with_search(line, services)
+    if own:
+        line = (
+            f"Workflows: {len(own)} from {folder}/, but no model provider is configured "
+            "(OPENAI_API_KEY or OPENAI_BASE_URL); the offline wf_kithost_demo answers meanwhile."
+        )
+        line = "\n".join([line, *banner_lines(own)])
+    else:
+        line = f"Workflows: none in {folder}/; the offline wf_kithost_demo answers."
+    return key, DEMO_WORKFLOW_ID, _with_search(line, services)
+
+
+def _with_search(line: str, services: Services) -> str:
+    """The banner's line on file search: hybrid (with what) or keyword only (and why)."""
+    choice = services.vector_search
+    return f"{line}\nFile search: {choice.description}." if choice is not None else line
+
+
+def _first_key_banner(key: str, base_url: str, workflow_id: str) -> str:
+    return f"""
+A new admin API key was made. It is shown only now; kithost keeps only its hash.
+
+    {key}
+
+It is your app backend's secret (the docs call it KITHOST_ADMIN_KEY; kithost itself does not
+read that variable: its own setting for extra keys is KITHOST_API_KEYS). In the backend's shell:
+
+    export KITHOST_ADMIN_KEY={key}
+
+Create a ChatKit session with the official Python SDK:
+
+    import os
+    from openai import OpenAI
+
+    client = OpenAI(base_url="{base_url}/v1", api_key=os.environ["KITHOST_ADMIN_KEY"])
+    session = client.beta.chatkit.sessions.create(
+        user="user_123", workflow={{"id": "{workflow_id}"}}
+    )
+    print(session.client_secret)
+"""
