@@ -156,7 +156,7 @@ def test_an_endpoint_added_in_the_console_gets_deliveries_and_a_failed_one_is_re
     panel = page.locator("#webhook-new-secret")
     expect(panel).to_be_visible()
     expect(panel).to_contain_text(url)
-    expect(panel).to_contain_text("docs/webhooks.md")
+    expect(panel).to_contain_text("docs/server-runs.md")
     secret_box = panel.get_by_label("Signing secret")
     expect(secret_box).to_have_value(re.compile(r"^whsec_\S+$"))
     secret = secret_box.input_value()

@@ -95,7 +95,7 @@ export function webhooksView({ api, showError, clearError, when }) {
     );
   }
 
-  /** How a receiver uses the secret (docs/webhooks.md is on disk, not served). */
+  /** How a receiver uses the secret (the docs are on disk, not served: named, not linked). */
   function verifyNote() {
     return h(
       "p",
@@ -105,8 +105,8 @@ export function webhooksView({ api, showError, clearError, when }) {
       " header with it, as the Standard Webhooks libraries (",
       h("code", { text: "standardwebhooks" }),
       " for Python and Node) do in one call: see ",
-      h("code", { text: "docs/webhooks.md" }),
-      ".",
+      h("code", { text: "docs/server-runs.md" }),
+      " (Webhooks).",
     );
   }
 
