@@ -149,6 +149,15 @@ NOT_IN_THE_SDK = {
     "beta.chatkit.threads.create_item",
     "beta.chatkit.threads.update",
     "beta.chatkit.threads.patch",
+    "beta.chatkit.webhooks.create",
+    "beta.chatkit.webhooks.list",
+    "beta.chatkit.webhooks.retrieve",
+    "beta.chatkit.webhooks.update",
+    "beta.chatkit.webhooks.delete",
+    "beta.chatkit.webhooks.secret",
+    "beta.chatkit.webhooks.rotate_secret",
+    "beta.chatkit.webhooks.list_deliveries",
+    "beta.chatkit.webhooks.resend_delivery",
 }
 # Response components and the SDK types they must agree with, with the fields where kithost
 # differs: extensions it adds, or (``name?``) a null where the SDK types a value.
@@ -1258,6 +1267,99 @@ def _threads_update(api: Api) -> None:
         api.call(op, 200, where, json={"title": None, "status": "active"}, headers=CHATKIT_ADMIN)
         api.call(op, 400, where, json={"status": "archived"}, headers=CHATKIT_ADMIN)
         api.call(op, 404, {"thread_id": NO_THREAD}, json={}, headers=CHATKIT_ADMIN)
+
+
+NO_WEBHOOK = "whep_" + "0" * 48
+NO_DELIVERY = "msg_" + "0" * 48
+UNREACHABLE = "http://127.0.0.1:9/hook"  # the discard port: deliveries wait for their retries
+
+
+def webhook(api: Api, **fields: Any) -> dict[str, Any]:
+    """A webhook endpoint (for ``thread.created``); delete it with ``drop_webhook``."""
+    body = {"url": UNREACHABLE, "events": ["thread.created"], **fields}
+    created: dict[str, Any] = api.call(
+        "beta.chatkit.webhooks.create", 200, json=body, headers=CHATKIT_ADMIN
+    ).json()
+    return created
+
+
+def drop_webhook(api: Api, endpoint: dict[str, Any]) -> None:
+    where = {"webhook_id": endpoint["id"]}
+    api.call("beta.chatkit.webhooks.delete", 200, where, headers=CHATKIT_ADMIN)
+
+
+@scenario("beta.chatkit.webhooks.create")
+def _webhooks_create(api: Api) -> None:
+    op = "beta.chatkit.webhooks.create"
+    endpoint = webhook(api, description="ops", enabled=False)
+    assert endpoint["secret"].startswith("whsec_")
+    body = {"url": UNREACHABLE, "events": ["run.completed"]}
+    api.call(op, 400, json={**body, "url": "ftp://example.com"}, headers=CHATKIT_ADMIN)
+    api.call(op, 400, json={**body, "events": ["run.exploded"]}, headers=CHATKIT_ADMIN)
+    api.call(op, 400, json={**body, "secret": "mine"}, headers=CHATKIT_ADMIN)
+    api.call(op, 401, json=body, headers=BETA_HEADERS)
+    drop_webhook(api, endpoint)
+
+
+@scenario("beta.chatkit.webhooks.list")
+def _webhooks_list(api: Api) -> None:
+    op, endpoint = "beta.chatkit.webhooks.list", webhook(api)
+    page = api.call(op, 200, params={"limit": 1}, headers=CHATKIT_ADMIN).json()
+    assert [e["id"] for e in page["data"]] == [endpoint["id"]]
+    api.call(op, 400, params={"limit": 101}, headers=CHATKIT_ADMIN)
+    drop_webhook(api, endpoint)
+
+
+@scenario("beta.chatkit.webhooks.retrieve")
+def _webhooks_retrieve(api: Api) -> None:
+    op, endpoint = "beta.chatkit.webhooks.retrieve", webhook(api)
+    api.call(op, 200, {"webhook_id": endpoint["id"]}, headers=CHATKIT_ADMIN)
+    api.call(op, 404, {"webhook_id": NO_WEBHOOK}, headers=CHATKIT_ADMIN)
+    drop_webhook(api, endpoint)
+
+
+@scenario("beta.chatkit.webhooks.update")
+def _webhooks_update(api: Api) -> None:
+    op, endpoint = "beta.chatkit.webhooks.update", webhook(api)
+    where = {"webhook_id": endpoint["id"]}
+    changes = {"events": ["run.failed"], "description": None, "enabled": False}
+    api.call(op, 200, where, json=changes, headers=CHATKIT_ADMIN)
+    api.call(op, 400, where, json={"events": []}, headers=CHATKIT_ADMIN)
+    api.call(op, 404, {"webhook_id": NO_WEBHOOK}, json={}, headers=CHATKIT_ADMIN)
+    drop_webhook(api, endpoint)
+
+
+@scenario("beta.chatkit.webhooks.delete")
+def _webhooks_delete(api: Api) -> None:
+    op, endpoint = "beta.chatkit.webhooks.delete", webhook(api)
+    drop_webhook(api, endpoint)
+    api.call(op, 404, {"webhook_id": endpoint["id"]}, headers=CHATKIT_ADMIN)
+
+
+@scenario("beta.chatkit.webhooks.secret")
+@scenario("beta.chatkit.webhooks.rotate_secret")
+def _webhooks_secret(api: Api) -> None:
+    endpoint = webhook(api)
+    for op in ("beta.chatkit.webhooks.secret", "beta.chatkit.webhooks.rotate_secret"):
+        api.call(op, 200, {"webhook_id": endpoint["id"]}, headers=CHATKIT_ADMIN)
+        api.call(op, 404, {"webhook_id": NO_WEBHOOK}, headers=CHATKIT_ADMIN)
+    drop_webhook(api, endpoint)
+
+
+@scenario("beta.chatkit.webhooks.list_deliveries")
+@scenario("beta.chatkit.webhooks.resend_delivery")
+def _webhooks_deliveries(api: Api) -> None:
+    endpoint = webhook(api)
+    api.new_thread(api.session())  # thread.created: a delivery, written with the thread
+    where = {"webhook_id": endpoint["id"]}
+    op = "beta.chatkit.webhooks.list_deliveries"
+    deliveries = api.call(op, 200, where, params={"limit": 1}, headers=CHATKIT_ADMIN).json()
+    api.call(op, 404, {"webhook_id": NO_WEBHOOK}, headers=CHATKIT_ADMIN)
+    op = "beta.chatkit.webhooks.resend_delivery"
+    delivery = {**where, "delivery_id": deliveries["data"][0]["id"]}
+    api.call(op, 200, delivery, headers=CHATKIT_ADMIN)
+    api.call(op, 404, {**where, "delivery_id": NO_DELIVERY}, headers=CHATKIT_ADMIN)
+    drop_webhook(api, endpoint)
 
 
 def test_every_operation_has_a_scenario(document: dict[str, Any]) -> None:
