@@ -114,6 +114,17 @@ def arrived(hook: Hook, user: str, event_type: str, count: int = 1) -> list[Rece
     return found
 
 
+def settled(webhooks: Webhooks, endpoint_id: str, delivery_id: str, status: str) -> dict[str, Any]:
+    """The delivery once it has ``status``."""
+
+    def check() -> dict[str, Any] | None:
+        delivery = webhooks.delivery(endpoint_id, delivery_id)
+        return delivery if delivery["status"] == status else None
+
+    found: dict[str, Any] = wait_until(check, DELIVERY_WAIT)
+    return found
+
+
 def error_of(response: httpx.Response, status: int) -> dict[str, Any]:
     assert response.status_code == status, response.text
     error: dict[str, Any] = response.json()["error"]
@@ -186,12 +197,10 @@ def test_bad_input_unknown_ids_and_missing_keys_are_refused(
     assert "run.exploded" in error["message"]
     assert all(kind in error["message"] for kind in ["thread.created", *ENDS, "run.failed"])
     assert error_of(webhooks.create("https://example.com", []), 400)["param"] == "events"
-    long = {"description": "x" * 513}
-    assert error_of(webhooks.create("https://example.com", **long), 400)["param"] == "description"
-    odd = {"secret": "mine"}
-    assert (
-        error_of(webhooks.create("https://example.com", **odd), 400)["code"] == "unknown_parameter"
-    )
+    long = webhooks.create("https://example.com", description="x" * 513)
+    assert error_of(long, 400)["param"] == "description"
+    odd = webhooks.create("https://example.com", secret="mine")
+    assert error_of(odd, 400)["code"] == "unknown_parameter"
     assert webhooks.http.post("/v1/chatkit/webhooks", json={"events": ENDS}).status_code == 400
 
     endpoint = webhooks.create("https://example.com/hook").json()
@@ -253,12 +262,7 @@ def test_a_run_and_a_new_thread_arrive_signed(
         delivery = deliveries[received.webhook_id]
         assert delivery["event_type"] == received.type
         assert delivery["endpoint_id"] == endpoint["id"]
-        wait_until(
-            lambda d=received.webhook_id: (
-                webhooks.delivery(endpoint["id"], d)["status"] == "delivered"
-            )
-        )
-        delivery = webhooks.delivery(endpoint["id"], received.webhook_id)
+        delivery = settled(webhooks, endpoint["id"], received.webhook_id, "delivered")
         assert (delivery["attempts"], delivery["last_status_code"]) == (1, 200)
         assert delivery["object"] == "chatkit.webhook_delivery"
         assert delivery["next_attempt_at"] is None
@@ -301,13 +305,7 @@ def test_a_delivery_is_retried_until_the_endpoint_accepts_it(
         if d["id"] == attempts[0].webhook_id
     ]
     assert len(mine) == 1
-    delivery = wait_until(
-        lambda: (
-            (d := webhooks.delivery(endpoint["id"], attempts[0].webhook_id))["status"]
-            == "delivered"
-            and d
-        )
-    )
+    delivery = settled(webhooks, endpoint["id"], attempts[0].webhook_id, "delivered")
     assert (delivery["attempts"], delivery["last_status_code"]) == (3, 200)
     assert delivery["last_error"] is None
 
@@ -320,12 +318,7 @@ def test_out_of_attempts_is_failed_and_a_resend_delivers(
     chat = chats.open(state_variables=BRIEF)
     turn(chat)
     [first, *_] = arrived(hook, chat.user, "run.completed")
-    delivery = wait_until(
-        lambda: (
-            (d := webhooks.delivery(endpoint["id"], first.webhook_id))["status"] == "failed" and d
-        ),
-        DELIVERY_WAIT,
-    )
+    delivery = settled(webhooks, endpoint["id"], first.webhook_id, "failed")
     assert delivery["attempts"] == 4  # the first, then the schedule's three
     assert delivery["last_status_code"] == 500
     assert "500" in delivery["last_error"]
@@ -340,12 +333,7 @@ def test_out_of_attempts_is_failed_and_a_resend_delivers(
     assert (resent.json()["id"], resent.json()["status"]) == (first.webhook_id, "pending")
     last = arrived(hook, chat.user, "run.completed", count=5)[-1]
     assert (last.webhook_id, last.status, last.verified) == (first.webhook_id, 200, True)
-    delivered = wait_until(
-        lambda: (
-            (d := webhooks.delivery(endpoint["id"], first.webhook_id))["status"] == "delivered"
-            and d
-        )
-    )
+    delivered = settled(webhooks, endpoint["id"], first.webhook_id, "delivered")
     assert (delivered["attempts"], delivered["last_status_code"]) == (5, 200)
 
 
@@ -414,12 +402,7 @@ def test_a_restart_between_attempts_still_delivers(
     delivered = arrived(hook, chat.user, "run.completed", count=before + 1)[-1]
     assert (delivered.webhook_id, delivered.status) == (first.webhook_id, 200)
     assert delivered.verified
-    row = wait_until(
-        lambda: (
-            (d := webhooks.delivery(endpoint["id"], first.webhook_id))["status"] == "delivered"
-            and d
-        )
-    )
+    row = settled(webhooks, endpoint["id"], first.webhook_id, "delivered")
     assert 2 <= row["attempts"] <= before + 1
     assert row["last_status_code"] == 200
 
