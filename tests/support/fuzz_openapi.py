@@ -189,6 +189,12 @@ DOCUMENT_GAPS = {
         "an integer written 600.0 (rate_limits, expires_after.seconds) is an integer to JSON"
         " Schema and refused by the server (strict integers)"
     ),
+    **{
+        (f"POST {path}", "positive_data_acceptance"): (
+            "chatkit_configuration's counts: an integer written 10.0 is refused, as above"
+        )
+        for path in ("/v1/chatkit/threads", "/v1/chatkit/threads/{thread_id}/messages")
+    },
     ("POST /v1/vector_stores", "positive_data_acceptance"): (
         "chunking_strategy.static's sizes: an integer written 800.0 is refused, as above"
     ),

@@ -8,10 +8,19 @@ A backend starts a conversation (``POST /v1/chatkit/threads``), continues one
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
+from chatkit.types import Annotation
 from chatkit.widgets import WidgetRoot
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictStr,
+    WithJsonSchema,
+    field_validator,
+)
 
 from kithost.core.errors import InvalidRequest
 from kithost.core.limits import MAX_ID_LENGTH, MAX_USER_LENGTH
@@ -134,28 +143,52 @@ class StatusParam(_Strict):
     reason: Annotated[StrictStr, Field(max_length=MAX_STATUS_REASON)] | None = None
 
 
+STATUS_NAMES = list(get_args(ThreadStatus))
+# ``status`` is ``"locked"`` or ``{"type": "locked", "reason": …}``; the string is read as the
+# object (so that errors name ``status.type``, not a union member), and documented as both.
+STATUS_SCHEMA = {
+    "anyOf": [
+        {"type": "string", "enum": STATUS_NAMES},
+        {
+            "type": "object",
+            "properties": {
+                "type": {"type": "string", "enum": STATUS_NAMES},
+                "reason": {
+                    "anyOf": [{"type": "string", "maxLength": MAX_STATUS_REASON}, {"type": "null"}]
+                },
+            },
+            "required": ["type"],
+            "additionalProperties": False,
+        },
+        {"type": "null"},
+    ]
+}
+
+
 class ThreadUpdate(_Strict):
     """``POST``/``PATCH /v1/chatkit/threads/{thread_id}``: fields left out stay as they are;
     ``title: null`` clears the title."""
 
     title: Annotated[NonEmptyText, Field(max_length=MAX_TITLE_LENGTH)] | None = None
-    status: StatusParam | ThreadStatus | None = None
+    status: Annotated[StatusParam | None, WithJsonSchema(STATUS_SCHEMA)] = None
     metadata: Metadata | None = None
+
+    @field_validator("status", mode="before")
+    @classmethod
+    def _status_by_name(cls, value: Any) -> Any:
+        return {"type": value} if isinstance(value, str) else value
 
     def status_and_reason(self) -> tuple[ThreadStatus, str | None] | None:
         if self.status is None:
             return None
-        if isinstance(self.status, StatusParam):
-            status, reason = self.status.type, self.status.reason
-        else:
-            status, reason = self.status, None
-        return status, (None if status == "active" else reason)
+        status = self.status.type
+        return status, (None if status == "active" else self.status.reason)
 
 
 class OutputText(_Strict):
     type: Literal["output_text"]
     text: Text
-    annotations: list[dict[str, Any]] = Field(default_factory=list)
+    annotations: list[Annotation] = Field(default_factory=list)
 
 
 class AssistantNotice(_Strict):
