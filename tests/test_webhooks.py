@@ -10,6 +10,9 @@ events about its own users.
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -437,3 +440,37 @@ def test_two_processes_on_one_database_deliver_each_event_once(
     assert sorted(hook.attempts().values()) == [1] * len(rows)
     assert {r.webhook_id for r in hook.received} == {row["id"] for row in rows}
     assert all(r.verified for r in hook.received)
+
+
+# -- the CLI ----------------------------------------------------------------------------------
+def test_the_cli_creates_an_endpoint_the_server_delivers_to(
+    server: KithostProcess, webhooks: Webhooks, receiver: WebhookReceiver, chats: ChatFactory
+) -> None:
+    hook = receiver.hook()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KITHOST_")}
+    env.update(
+        KITHOST_DATABASE_URL=server.database_url, KITHOST_DATA_DIR=str(server.workdir / "data")
+    )
+    command = [sys.executable, "-m", "kithost", "webhooks"]
+    created = subprocess.run(
+        [*command, "create", receiver.url(hook), "--events", "run.completed,thread.created"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert created.returncode == 0, created.stderr
+    fields = dict(line.split(": ", 1) for line in created.stdout.splitlines() if ": " in line)
+    endpoint_id, hook.secret = fields["id"], fields["secret"]
+    webhooks.made.append(endpoint_id)
+    shown = webhooks.http.get(f"/v1/chatkit/webhooks/{endpoint_id}/secret").json()
+    assert shown == {"secret": hook.secret}
+    chat = chats.open(state_variables=BRIEF)
+    turn(chat)
+    [completed] = arrived(hook, chat.user, "run.completed")
+    assert completed.verified
+    listed = subprocess.run(
+        [*command, "deliveries", endpoint_id], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert listed.returncode == 0, listed.stderr
+    assert completed.webhook_id in listed.stdout

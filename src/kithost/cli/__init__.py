@@ -14,6 +14,7 @@ from kithost.cli import (
     sessions,
     traces,
     vector_stores,
+    webhooks,
     workflows,
 )
 
@@ -30,6 +31,7 @@ GROUPS = (
     sessions,
     workflows,
     vector_stores,
+    webhooks,
 )
 for group in GROUPS:
     group.register(app)
