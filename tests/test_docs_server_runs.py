@@ -62,6 +62,7 @@ RUNNABLE = {
     "curl-update": "sh",
     "python-sdk": "python",
     "node-sdk": "js",
+    "cli-webhook": "sh",
     "curl-webhook": "sh",
     "python-receiver": "python",
     "node-receiver": "js",
@@ -375,28 +376,58 @@ def forged_delivery(port: int) -> httpx.Response:
     return httpx.post(f"http://127.0.0.1:{port}/kithost-events", content=body, headers=headers)
 
 
+EVENTS = ["run.completed", "run.failed", "thread.created"]
+
+
+def made_over_rest(
+    blocks: dict[str, Block], shell: Terminal, server: KithostProcess, url: str
+) -> tuple[str, str]:
+    """The doc's curl command: the endpoint's id and secret (exported as WEBHOOK_SECRET)."""
+    endpoint = json.loads(shell.run(blocks["curl-webhook"]).stdout)
+    assert (endpoint["url"], endpoint["events"]) == (url, EVENTS)
+    assert endpoint["secret"] == shell.variables["WEBHOOK_SECRET"]
+    return endpoint["id"], endpoint["secret"]
+
+
+def made_with_the_cli(
+    blocks: dict[str, Block], shell: Terminal, server: KithostProcess, url: str
+) -> tuple[str, str]:
+    """The doc's ``kithost webhooks create``, run where kithost serves from (its database);
+    the id and the secret it printed."""
+    served = server.environment()
+    here = {
+        "KITHOST_DATABASE_URL": served["KITHOST_DATABASE_URL"],
+        "KITHOST_DATA_DIR": served["KITHOST_DATA_DIR"],
+        # `make serve` puts kithost in .venv/bin/, which the reader has on PATH or types.
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{shell.env['PATH']}",
+    }
+    fields = printed(shell.run(blocks["cli-webhook"], **here).stdout)
+    assert (fields["url"], fields["events"]) == (url, ", ".join(EVENTS))
+    assert fields["secret"].startswith("whsec_")
+    return fields["id"], fields["secret"]
+
+
 def test_the_webhook_receivers_verify_a_real_run_completed(
     blocks: dict[str, Block],
     reader_env: dict[str, str],
     tmp_path: Path,
     admin_http: httpx.Client,
+    server: KithostProcess,
 ) -> None:
     receivers: list[Receiver] = []
     endpoints: list[str] = []
     try:
-        # One endpoint per receiver, each made by the doc's command in a terminal of its own.
-        for kind in ("python", "node"):
+        # One endpoint per receiver, made by the doc's commands: over REST, and with the CLI.
+        for kind, make in (("python", made_over_rest), ("node", made_with_the_cli)):
             port = free_port()
             folder = tmp_path / kind
             folder.mkdir()
             url = f"http://127.0.0.1:{port}/kithost-events"
-            shell = Terminal(folder, {**reader_env, "WEBHOOK_URL": url}, CARRIED)
-            endpoint = json.loads(shell.run(blocks["curl-webhook"]).stdout)
-            assert endpoint["url"] == url
-            assert endpoint["events"] == ["run.completed", "run.failed", "thread.created"]
-            assert endpoint["secret"] == shell.variables["WEBHOOK_SECRET"]
-            endpoints.append(endpoint["id"])
-            env = {**reader_env, "PORT": str(port), "WEBHOOK_SECRET": endpoint["secret"]}
+            endpoint_id, secret = make(
+                blocks, Terminal(folder, {**reader_env, "WEBHOOK_URL": url}, CARRIED), server, url
+            )
+            endpoints.append(endpoint_id)
+            env = {**reader_env, "PORT": str(port), "WEBHOOK_SECRET": secret}
             block = blocks[f"{kind}-receiver"]
             if kind == "python":
                 script = folder / "receiver.py"
