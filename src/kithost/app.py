@@ -22,6 +22,7 @@ from kithost.api import (
     server_threads,
     sessions,
     threads,
+    users,
     vector_stores,
     webhooks,
     workflows,
@@ -50,6 +51,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         await services.webhook_dispatcher.start()
         drain_on_terminate(services)
         services.retrieval.start_worker()
+        services.retention.start(services.settings.retention_interval_seconds)
         if services.vector_search is not None and services.vector_search.index is not None:
             services.vector_search.index.start_backfill()  # chunks ingested without vectors
         try:
@@ -82,6 +84,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         files_api.router,
         vector_stores.router,
         webhooks.router,
+        users.router,
         workflows.router,
         console.router,
     ):

@@ -30,11 +30,13 @@ from kithost.store.blobs import LocalBlobStorage
 from kithost.store.chatkit_store import SqlChatKitStore
 from kithost.store.database import create_engine
 from kithost.store.migrate import upgrade
+from kithost.store.retention import RetentionRepository
 from kithost.store.runs import RunRepository
 from kithost.store.server_secrets import get_or_create_secret
 from kithost.store.sessions import SessionRepository
 from kithost.store.threads import ThreadRepository
 from kithost.store.traces import TraceRepository
+from kithost.store.user_data import UserDataRepository
 from kithost.store.webhooks import WebhookRepository
 from kithost.webhooks.delivery import WebhookDispatcher
 from kithost.webhooks.service import WebhookService
@@ -73,6 +75,8 @@ class Services:
     webhooks: WebhookService
     webhook_dispatcher: WebhookDispatcher
     server_turns: ServerTurns
+    user_data: UserData
+    retention: RetentionSweeper
     vector_search: IndexChoice | None = None
     """How file search ranks (keyword only, or hybrid and with what), for the start banner."""
 
@@ -82,7 +86,15 @@ class Services:
         self.workflows.replace([*builtin_workflows(), *result.versions])
         return result
 
+    def retention_policy(self) -> RetentionPolicy:
+        return RetentionPolicy(
+            default_days=self.settings.thread_retention_days,
+            per_workflow=self.workflows.retention_overrides(),
+            session_purge_days=self.settings.session_purge_days,
+        )
+
     async def close(self) -> None:
+        await self.retention.close()
         await self.runs.close()
         await self.webhook_dispatcher.close()
         await self.retrieval.close()
@@ -147,6 +159,7 @@ async def open_services(settings: Settings) -> Services:
     threads = ThreadService(thread_repo, blobs)
     conversation = ConversationService(server, store, uploads)
     webhook_repo = WebhookRepository(engine)
+    rate_limiter = SessionRateLimiter(storage_uri(settings.redis_url))
     signer = WebhookSigner(await get_or_create_secret(engine, SIGNING_KEY_NAME))
     services = Services(
         settings=settings,
@@ -156,7 +169,7 @@ async def open_services(settings: Settings) -> Services:
         workflows=workflows,
         sessions=sessions,
         threads=threads,
-        rate_limiter=SessionRateLimiter(storage_uri(settings.redis_url)),
+        rate_limiter=rate_limiter,
         link_signer=link_signer,
         file_links=links,
         uploads_policy=policy,
@@ -174,6 +187,14 @@ async def open_services(settings: Settings) -> Services:
             timeout_seconds=settings.webhook_timeout_seconds,
         ),
         server_turns=ServerTurns(sessions, threads, conversation, runs),
+        user_data=UserData(UserDataRepository(engine), blobs, runs.journal, rate_limiter),
+        retention=RetentionSweeper(
+            RetentionRepository(engine),
+            blobs,
+            runs.journal,
+            rate_limiter,
+            lambda: services.retention_policy(),
+        ),
         vector_search=vector_index,
     )
     services.reload_workflows()

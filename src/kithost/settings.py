@@ -270,6 +270,25 @@ class Settings(BaseSettings):
         description="Serve the demo sign-in (`POST /demo/session`) that the chat page at `/` "
         "uses: it mints a session for any user and workflow, so enable it only for local demos.",
     )
+    thread_retention_days: int = Field(
+        default=0,
+        ge=0,
+        description="Days a thread is kept after its last activity, then deleted with its "
+        "items, files, traces and runs; 0 = forever. A YAML workflow's `retention_days` "
+        "overrides it for that workflow.",
+    )
+    session_purge_days: int = Field(
+        default=30,
+        ge=0,
+        description="Days after a session expired or was cancelled before its row (and its "
+        "rate-limit key) is deleted; 0 = never.",
+    )
+    retention_interval_seconds: float = Field(
+        default=3600.0,
+        ge=0,
+        description="Seconds between retention sweeps in each process (one sweeps at a time); "
+        "0 = none in this process (run `kithost retention run` from cron instead).",
+    )
 
     @field_validator("api_keys", "cors_origins", "upload_mime_types", mode="before")
     @classmethod

@@ -414,6 +414,41 @@ class ChatKitWebhookEndpointDeleted(_Wire):
     deleted: bool
 
 
+# -- a user's data (extensions) ----------------------------------------------------------------
+class ChatKitUserDataExport(_Wire):
+    """Every row kithost holds about one user; attachments carry ``content_base64``."""
+
+    object: Literal["chatkit.user_data_export"]
+    user: str
+    exported_at: int
+    sessions: list[dict[str, Any]]
+    threads: list[dict[str, Any]]
+    items: list[dict[str, Any]]
+    feedback: list[dict[str, Any]]
+    attachments: list[dict[str, Any]]
+    runs: list[dict[str, Any]]
+
+
+class ChatKitUserDataCounts(_Wire):
+    sessions: int
+    threads: int
+    items: int
+    feedback: int
+    trace_spans: int
+    attachments: int
+    attachment_files: int
+    runs: int
+
+
+class ChatKitUserDataErasure(_Wire):
+    """The receipt of an erasure: what was deleted, and when."""
+
+    object: Literal["chatkit.user_data_erasure"]
+    user: str
+    erased_at: int
+    deleted: ChatKitUserDataCounts
+
+
 class ChatKitWebhookSecret(_Wire):
     """``whsec_`` and base64: the Standard Webhooks form the verifying libraries take."""
 

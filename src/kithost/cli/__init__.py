@@ -10,9 +10,11 @@ import typer
 from kithost.cli import (
     imports,
     keys,
+    retention,
     serve,
     sessions,
     traces,
+    users,
     vector_stores,
     webhooks,
     workflows,
@@ -32,6 +34,8 @@ GROUPS = (
     workflows,
     vector_stores,
     webhooks,
+    users,
+    retention,
 )
 for group in GROUPS:
     group.register(app)

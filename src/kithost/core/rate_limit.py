@@ -15,6 +15,7 @@ from limits.aio.strategies import MovingWindowRateLimiter
 from limits.storage import storage_from_string
 
 from kithost.core.errors import RateLimited
+from kithost.observability import metrics
 
 
 def storage_uri(redis_url: str | None) -> str:
@@ -43,12 +44,18 @@ class SessionRateLimiter:
             return
         stats = await self._limiter.get_window_stats(item, scope, session_id)
         retry_after = max(1, math.ceil(stats.reset_time - time.time()))
+        metrics.rate_limited(scope)
         raise RateLimited(
             f"Rate limit reached for this {scope}: {per_minute} requests per minute. "
             f"Try again in {retry_after} s.",
             retry_after=retry_after,
             code="rate_limit_exceeded",
         )
+
+    async def forget(self, session_id: str, per_minute: int, *, scope: str = "session") -> None:
+        """Drop a session's counter (a purged session's key, rather than waiting for it to
+        lapse)."""
+        await self._storage.clear(RateLimitItemPerMinute(per_minute).key_for(scope, session_id))
 
     async def check(self) -> bool:
         return bool(await self._storage.check())

@@ -101,5 +101,6 @@ def _load_declarative(path: Path, agents: AgentServices) -> WorkflowVersion:
         runnable=workflow,
         description=f"declarative workflow {path.name}",
         starter_prompts=starter_prompts(spec.starter_prompts),
+        retention_days=spec.retention_days,
         findings=(*tools, *model_findings([spec.model], agents.provider.config)),
     )

@@ -40,6 +40,9 @@ class WorkflowVersion:
     findings: tuple[Finding, ...] = ()
     starter_prompts: tuple[StarterPrompt, ...] = ()
     """What a chat suggests in a new conversation with this workflow (none unless declared)."""
+    retention_days: int | None = None
+    """Days its threads are kept after their last activity (0: forever); None: the server's
+    ``KITHOST_THREAD_RETENTION_DAYS``. Only YAML workflows declare it."""
 
     @property
     def unavailable_reason(self) -> str | None:
@@ -81,6 +84,12 @@ class WorkflowRegistry:
         if version not in versions:
             raise NotFound(f"Version '{version}' of workflow '{workflow_id}' not found.")
         return versions[version]
+
+    def retention_overrides(self) -> dict[str, int]:
+        """Workflow id → retention days, where its newest version declares them (threads
+        record a workflow's id, not its version)."""
+        newest = (self.resolve(workflow_id) for workflow_id in self._by_id)
+        return {v.id: v.retention_days for v in newest if v.retention_days is not None}
 
     def list(self) -> list[WorkflowVersion]:
         return [

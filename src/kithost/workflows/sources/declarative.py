@@ -16,6 +16,8 @@ file_search:                # optional: search kithost's vector stores (FileSear
 starter_prompts:            # optional: suggestions in a new chat
   - What does my plan include?
   - {label: Billing, prompt: "Why is my bill higher this month?"}
+retention_days: 30          # optional: delete its threads 30 days after their last activity
+                            # (0 = keep forever); overrides KITHOST_THREAD_RETENTION_DAYS
 ```
 """
 
@@ -100,6 +102,7 @@ class DeclarativeSpec(BaseModel):
     starter_prompts: list[StarterPromptSpec | str] = Field(
         default_factory=list, max_length=MAX_STARTER_PROMPTS
     )
+    retention_days: int | None = Field(default=None, ge=0)
 
 
 def load_spec(path: Path) -> tuple[DeclarativeSpec, int]:
