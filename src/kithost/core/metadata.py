@@ -16,7 +16,9 @@ def _invalid(message: str, param: str) -> InvalidRequest:
     return InvalidRequest(message, param=param, code="invalid_value")
 
 
-def check_metadata(value: Any, param: str = "metadata") -> dict[str, str]:
+def check_keyed(value: Any, param: str) -> dict[Any, Any]:
+    """An object of at most ``MAX_KEYS`` keys (``None`` is an empty one): the shape that
+    metadata and attributes share; each checks its values itself."""
     if value is None:
         return {}
     if not isinstance(value, dict):
@@ -25,6 +27,11 @@ def check_metadata(value: Any, param: str = "metadata") -> dict[str, str]:
         )
     if len(value) > MAX_KEYS:
         raise _invalid(f"Invalid '{param}': at most {MAX_KEYS} keys are allowed.", param)
+    return value
+
+
+def check_metadata(value: Any, param: str = "metadata") -> dict[str, str]:
+    value = check_keyed(value, param)
     for key, item in value.items():
         check_key(key, param)
         if not isinstance(item, str):

@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from kithost.core.errors import InvalidRequest
-from kithost.core.metadata import MAX_KEYS, check_key, check_string
+from kithost.core.metadata import check_key, check_keyed, check_string
 from kithost.retrieval.models import Attributes, AttributeValue
 
 COMPARISONS = ("eq", "ne", "gt", "gte", "lt", "lte", "in", "nin")
@@ -117,14 +117,7 @@ def matches(value: dict[str, Any], attributes: Attributes) -> bool:
 
 
 def check_attributes(value: Any, param: str = "attributes") -> Attributes:
-    if value is None:
-        return {}
-    if not isinstance(value, dict):
-        raise InvalidRequest(
-            f"Invalid type for '{param}': expected an object.", param=param, code="invalid_type"
-        )
-    if len(value) > MAX_KEYS:
-        raise _invalid(f"Invalid '{param}': at most {MAX_KEYS} keys are allowed.", param)
+    value = check_keyed(value, param)
     for key, item in value.items():
         check_key(key, param)
         if not _scalar(item):
