@@ -455,8 +455,11 @@ def test_messages_refuse_a_busy_a_locked_and_a_closed_thread(
     assert busy["run"]["status"] == "in_progress"
     assert [without_id(item) for item in busy["items"]] == [user_item(thread_id, WORDS)]
     try:
-        error = refused(app.message(thread_id, user, "too soon"), 409, "thread_id")
+        too_soon = app.message(thread_id, user, "too soon")
+        error = refused(too_soon, 409, "thread_id")
         assert error["code"] == "run_in_progress"
+        # The official SDKs retry a 409 unless told not to: a retry would not help.
+        assert too_soon.headers["x-should-retry"] == "false"
         assert run_id in error["message"]
         with app.streamed(
             f"{THREADS_PATH}/{thread_id}/messages",

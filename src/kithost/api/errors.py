@@ -9,7 +9,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from kithost.core.errors import KithostError, RateLimited, Unauthenticated
+from kithost.core.errors import Conflict, KithostError, RateLimited, Unauthenticated
 from kithost.core.validation import error_from_details
 
 INTERNAL_ERROR_MESSAGE = (
@@ -30,6 +30,11 @@ def error_response(error: KithostError) -> JSONResponse:
         headers["WWW-Authenticate"] = 'Bearer realm="kithost"'
     if isinstance(error, RateLimited):
         headers["Retry-After"] = str(error.retry_after)
+    if isinstance(error, Conflict):
+        # The official SDKs retry a 409 by default; a state conflict here (a run in progress, a
+        # file already uploaded) does not clear by asking again, and a retried POST of a turn
+        # could post the user's message twice.
+        headers["x-should-retry"] = "false"
     return JSONResponse(
         envelope(error.message, error.error_type, error.param, error.code),
         status_code=error.status_code,
