@@ -18,6 +18,7 @@ from kithost.api import (
     files,
     files_api,
     health,
+    metrics,
     runs,
     server_threads,
     sessions,
@@ -75,6 +76,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(RequestContextMiddleware)
     for router in (
         health.router,
+        metrics.router,
         sessions.router,
         threads.router,
         server_threads.router,

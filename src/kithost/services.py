@@ -17,6 +17,7 @@ from kithost.core.session_service import SessionService
 from kithost.core.signing import FileLinks, LinkSigner
 from kithost.core.thread_service import ThreadService
 from kithost.core.uploads import UploadPolicy
+from kithost.observability import metrics
 from kithost.retrieval.service import Retrieval
 from kithost.retrieval.vector_index import IndexChoice, open_vector_index
 from kithost.runs.backends import open_journal, open_signals
@@ -107,6 +108,7 @@ class Services:
 async def open_services(settings: Settings) -> Services:
     """Connect, migrate the schema to the latest revision, and wire every component."""
     engine = create_engine(settings.resolved_database_url)
+    metrics.watch_pool(engine)
     await upgrade(engine)
     api_keys = ApiKeyRepository(engine)
     workflows = WorkflowRegistry(builtin_workflows())

@@ -188,6 +188,16 @@ class Settings(BaseSettings):
         default=64, gt=0, le=2048, description="Texts per `/v1/embeddings` request."
     )
     log_level: str = "info"
+    log_format: Literal["auto", "json", "text"] = Field(
+        default="auto",
+        description="How log lines are written: `json` (one object a line, for a log "
+        "collector), `text` (for people), or `auto`: text when stderr is a terminal, else json.",
+    )
+    metrics: Literal["admin", "public", "off"] = Field(
+        default="admin",
+        description="Who may read `GET /metrics` (Prometheus): `admin` (an admin API key as "
+        "Bearer), `public` (anyone who reaches the port), or `off` (404).",
+    )
     header_timeout_seconds: float = Field(
         default=10.0,
         gt=0,

@@ -99,6 +99,7 @@ async def client_context(
     if secret is None:
         raise Unauthenticated("Missing bearer authentication in header (the client secret).")
     session = await services.sessions.authenticate(secret)
+    request.state.session_id = session.id  # for the request's log line
     await services.rate_limiter.hit(session.id, session.max_requests_per_1_minute)
     check_ids(request.path_params)
     return RequestContext(

@@ -1,4 +1,5 @@
-"""Pure ASGI middleware around the whole app: request ids, timing, and the last-resort 500.
+"""Pure ASGI middleware around the whole app: request ids, timing, the last-resort 500, and each
+request's metrics and structured log line.
 
 Pure ASGI rather than ``BaseHTTPMiddleware``, which buffers and breaks streaming responses. It
 sits outside every handler so that even an unexpected error answers with the OpenAI envelope and
@@ -17,6 +18,8 @@ from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from kithost.api.errors import INTERNAL_ERROR_MESSAGE, envelope
+from kithost.observability import metrics
+from kithost.observability.logging import log_fields
 
 log = logging.getLogger("kithost.api")
 
@@ -33,11 +36,13 @@ class RequestContextMiddleware:
         scope.setdefault("state", {})["request_id"] = request_id
         started = time.perf_counter()
         response_started = False
+        status = 500  # what the client gets when nothing was sent
 
         async def send_with_id(message: Message) -> None:
-            nonlocal response_started
+            nonlocal response_started, status
             if message["type"] == "http.response.start":
                 response_started = True
+                status = message["status"]
                 headers = MutableHeaders(scope=message)
                 headers["x-request-id"] = request_id
                 headers["openai-processing-ms"] = str(int((time.perf_counter() - started) * 1000))
@@ -47,6 +52,7 @@ class RequestContextMiddleware:
         try:
             await self.app(scope, receive, send_with_id)
         except ClientDisconnect:
+            status = 499  # nginx's "client closed request": nobody got an answer
             # The client hung up (or was cut off for sending too slowly) before its whole body
             # arrived: nobody is left to answer, and nothing went wrong on this side.
             log.info(
@@ -73,3 +79,40 @@ class RequestContextMiddleware:
                 }
             )
             await send_with_id({"type": "http.response.body", "body": body})
+        finally:
+            _record(scope, request_id, status, time.perf_counter() - started)
+
+
+def _record(scope: Scope, request_id: str, status: int, seconds: float) -> None:
+    """The request's metrics and its one log line (the route's template, never the raw path,
+    which can carry ids and signed links)."""
+    route = route_template(scope)
+    metrics.http_request(scope["method"], route, status, seconds)
+    log.info(
+        "%s %s %d",
+        scope["method"],
+        route,
+        status,
+        extra=log_fields(
+            event="request",
+            request_id=request_id,
+            method=scope["method"],
+            route=route,
+            status=status,
+            duration_ms=round(seconds * 1000, 1),
+            session_id=scope.get("state", {}).get("session_id"),
+        ),
+    )
+
+
+def route_template(scope: Scope) -> str:
+    """``/v1/chatkit/threads/{thread_id}`` for the route that answered; a mounted app's prefix
+    (``/static/{path}``); ``unmatched`` when no route knew the path."""
+    route = scope.get("route")
+    path = getattr(route, "path", None)
+    if isinstance(path, str):
+        return path
+    mounted = scope.get("root_path", "")
+    if mounted and mounted != scope.get("app_root_path", ""):
+        return f"{mounted}/{{path}}"
+    return metrics.UNMATCHED_ROUTE

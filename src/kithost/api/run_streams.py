@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
+from kithost.observability import metrics
 from kithost.runs.live import LiveRun
 from kithost.runs.manager import RunManager
 from kithost.runs.model import RunRecord
@@ -42,10 +43,12 @@ async def run_events(
     run ends stops the run, as a ChatKit client without detach expects.
     """
     ended = False
+    metrics.ACTIVE_STREAMS.inc()
     try:
         async for seq, event in runs.follow(run, after):
             yield b"id: %d\n%b" % (seq, event) if numbered else event
         ended = True
     finally:
+        metrics.ACTIVE_STREAMS.dec()
         if stop_when_abandoned is not None and not ended:
             stop_when_abandoned.stop()

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import logging
+import logging.config
+import os
+import shutil
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -40,8 +44,8 @@ def serve(
     """Migrate, make a first admin key if none exists, and serve the API."""
     import uvicorn
 
+    from kithost.observability.logging import log_config, resolve_format
     from kithost.serving import uvicorn_options
-    from kithost.serving.log_redaction import redact_handlers
 
     settings = Settings()
     overrides = {k: v for k, v in {"host": host, "port": port}.items() if v is not None}
@@ -54,9 +58,11 @@ def serve(
     if settings.demo_signin:
         typer.echo(f"Chat in a browser: {base_url}/  (admin console: {base_url}/admin)")
     typer.echo(f"kithost is serving on {base_url} (database: {database_label(settings)})")
-    logging.basicConfig(level=settings.log_level.upper())
-    logging.getLogger("alembic").setLevel(logging.WARNING)
-    redact_handlers(logging.getLogger().handlers)  # signed links never reach a log
+    log_format = resolve_format(settings.log_format)
+    logging_config = log_config(log_format, settings.log_level)  # signed links redacted in it
+    logging.config.dictConfig(logging_config)
+    if workers > 1:
+        _share_metrics(settings.data_dir)
     # For `kithost workflows reload` (uvicorn serves in this process); removed on the way out.
     with pid_file(settings.data_dir):
         uvicorn.run(
@@ -67,11 +73,24 @@ def serve(
             workers=workers,
             log_level=settings.log_level,
             proxy_headers=True,
-            **uvicorn_options(settings),  # read deadlines, keep-alive, redacted logs
+            **{**uvicorn_options(settings), "log_config": logging_config},
+            # In JSON, kithost's own request line (with the route and request id) is the access log.
+            access_log=log_format == "text",
             # After the drain (app.drain_on_terminate) only followers of other processes' runs
             # can still be connected; they reconnect elsewhere.
             timeout_graceful_shutdown=5,
         )
+
+
+def _share_metrics(data_dir: Path) -> None:
+    """Several workers: each writes its metrics to files in one directory (emptied now: what a
+    previous run left would be counted again), and ``/metrics`` on any worker sums them."""
+    from kithost.observability.metrics import MULTIPROCESS_DIR_VARIABLE
+
+    directory = (data_dir / "metrics").resolve()
+    shutil.rmtree(directory, ignore_errors=True)
+    directory.mkdir(parents=True)
+    os.environ[MULTIPROCESS_DIR_VARIABLE] = str(directory)  # the workers inherit it
 
 
 async def _startup(services: Services) -> tuple[str | None, str, str]:

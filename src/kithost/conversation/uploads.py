@@ -26,6 +26,7 @@ from kithost.core.errors import Conflict, InvalidRequest, NotFound, Unauthentica
 from kithost.core.sessions import ChatSession
 from kithost.core.signing import FileLinks
 from kithost.core.uploads import IMAGE_MIME_TYPES, UploadPolicy, too_large, too_many
+from kithost.observability import metrics
 from kithost.store.attachments import AttachmentRecord, AttachmentRepository
 from kithost.store.chatkit_store import SqlChatKitStore
 from kithost.store.sessions import SessionRepository
@@ -192,11 +193,13 @@ class Uploads(AttachmentStore[RequestContext]):
         self, session: ChatSession, key: str, mime_type: str, chunks: AsyncIterator[bytes]
     ) -> int:
         try:
-            return await self._blobs.write(
+            size = await self._blobs.write(
                 key, self._checked(mime_type, chunks), self._policy.max_bytes(session)
             )
         except TooLarge:
             raise too_large(session) from None
+        metrics.uploaded("chatkit", size)
+        return size
 
     async def _checked(self, mime_type: str, chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
         head = b""

@@ -20,6 +20,7 @@ from kithost.core.sessions import (
     state_variable_problem,
 )
 from kithost.core.validation import check_text, parse_model
+from kithost.observability import metrics
 
 
 class SessionRepo(Protocol):
@@ -80,6 +81,7 @@ class SessionService:
         )
         secret = new_client_secret(session.expires_at)
         await self._repo.insert(session, hash_secret(secret))
+        metrics.session_created(session.workflow.id)
         return session, secret
 
     async def get(self, session_id: str) -> ChatSession:
@@ -101,6 +103,8 @@ class SessionService:
         cancelled = await self._repo.cancel(session_id)
         if cancelled is None:
             raise _not_found(session_id)
+        if session.status() == "active":  # a repeated cancel is not another one
+            metrics.session_cancelled()
         return cancelled
 
     async def authenticate(self, client_secret: str) -> ChatSession:

@@ -19,6 +19,7 @@ from kithost.core.blobs import BlobStorage, TooLarge
 from kithost.core.errors import InvalidRequest, NotFound
 from kithost.core.metadata import check_metadata
 from kithost.core.pagination import ListParams, Page
+from kithost.observability import metrics
 from kithost.retrieval import hybrid, ids
 from kithost.retrieval.chunking import parse_strategy
 from kithost.retrieval.filters import check_attributes, check_filter, matches
@@ -138,6 +139,7 @@ class Retrieval:
                 param="file",
                 code="file_too_large",
             ) from None
+        metrics.uploaded("files", size)
         record = StoredFile(file_id, name, size, purpose, time.time(), digest.hexdigest())
         try:
             await self.repo.add_file(record)

@@ -20,6 +20,8 @@ from kithost.conversation.service import StreamingTurn
 from kithost.core.context import RequestContext
 from kithost.core.errors import Conflict, Gone, Unavailable
 from kithost.core.stop_reason import current_stop_reason
+from kithost.observability import metrics
+from kithost.observability.logging import log_fields
 from kithost.runs.journal import Journal
 from kithost.runs.live import LiveRun
 from kithost.runs.model import RunRecord, new_run_id
@@ -41,6 +43,7 @@ CANCEL_WAIT_SECONDS = 10.0
 SWEEP_EVERY_SECONDS = 60.0
 FORGET_BATCH = 500
 ERROR_PREFIX = b'data: {"type":"error"'
+TEXT_DELTA = b'"assistant_message.content_part.text_delta"'
 
 SaveInterrupted = Callable[[RunRecord, list[bytes]], Awaitable[None]]
 
@@ -216,9 +219,15 @@ class RunManager:
         """Run the turn to its end; the returned status is the run's."""
         current_stop_reason.set(live.stop_reason)
         status = "completed"
+        first_token = False
         try:
             async for event in events:
                 live.append(event)
+                if not first_token and TEXT_DELTA in event:
+                    first_token = True
+                    metrics.first_token(
+                        live.record.workflow_id, time.time() - live.record.created_at
+                    )
                 if event.startswith(ERROR_PREFIX):
                     status = "failed"
                 self._dirty.set()
@@ -260,6 +269,7 @@ class RunManager:
             log.warning("run %s: could not record its end: %s", live.id, error)
         live.mark_done()
         self._live.pop(live.id, None)
+        run_end(live.record, status, live.last_event_id)
         with contextlib.suppress(Exception):
             await self.signals.events_appended([live.id])
 
@@ -414,6 +424,28 @@ class RunManager:
         await self.repo.finish(run.id, self.owner, "interrupted", last, time.time())
         await self.signals.events_appended([run.id])
         log.info("run %s interrupted (its process stopped); partial answer kept", run.id)
+        run_end(run, "interrupted", last)
+
+
+def run_end(run: RunRecord, status: str, events: int) -> None:
+    """A run's end, counted and logged: one structured line, with no message text."""
+    seconds = time.time() - run.created_at
+    metrics.run_ended(run.workflow_id, status, seconds)
+    log.info(
+        "run %s %s",
+        run.id,
+        status,
+        extra=log_fields(
+            event="run",
+            run_id=run.id,
+            thread_id=run.thread_id,
+            session_id=run.session_id,
+            workflow=run.workflow_id,
+            status=status,
+            duration_ms=round(seconds * 1000),
+            events=events,
+        ),
+    )
 
 
 def _ahead_of_journal(run: RunRecord, after: int) -> bool:

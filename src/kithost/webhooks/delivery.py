@@ -16,6 +16,7 @@ from collections.abc import Sequence
 import httpx
 
 from kithost import __version__
+from kithost.observability import metrics
 from kithost.runs.owners import this_process
 from kithost.store.webhooks import WebhookRepository
 from kithost.webhooks.model import AttemptOutcome, ClaimedDelivery
@@ -121,6 +122,7 @@ class WebhookDispatcher:
 
     async def _deliver(self, claimed: ClaimedDelivery) -> None:
         outcome = await self._attempt(claimed)
+        metrics.webhook_delivery(outcome.status)
         if not await self.repo.record(claimed, self.owner, outcome):
             log.info("webhooks: %s was taken over while being sent", claimed.id)
 

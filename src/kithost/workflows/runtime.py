@@ -41,6 +41,7 @@ from kithost.workflows.history import HistoryConverter, fit_to_api, with_attachm
 from kithost.workflows.hosted import HostedTools
 from kithost.workflows.hosted.sources import collecting_sources, with_sources
 from kithost.workflows.item_ids import with_kithost_item_ids
+from kithost.workflows.model_metrics import record_model_usage
 from kithost.workflows.providers import KithostModelProvider
 from kithost.workflows.redaction import register_secret
 from kithost.workflows.streamed_run import StreamedRun
@@ -153,7 +154,7 @@ class TurnRuntime:
         """
         if _is_structured(agent):
             agent, full_input, config = self._prepare(agent, input, run_config)
-            return await Runner.run(
+            result = await Runner.run(
                 agent,
                 full_input,
                 context=context,
@@ -162,6 +163,8 @@ class TurnRuntime:
                 max_turns=max_turns or DEFAULT_MAX_TURNS,
                 error_handlers=error_handlers,
             )
+            record_model_usage(result, None)
+            return result
         run = self.start_streamed(
             agent,
             input,

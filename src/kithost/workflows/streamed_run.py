@@ -19,6 +19,8 @@ from agents.result import RunResultStreaming
 from agents.stream_events import StreamEvent
 from chatkit.types import ThreadStreamEvent
 
+from kithost.workflows.model_metrics import record_model_usage
+
 log = logging.getLogger("kithost.workflows")
 
 Spawn = Callable[[Coroutine[Any, Any, None]], "asyncio.Task[None]"]
@@ -82,6 +84,7 @@ class StreamedRun:
         finally:
             if not self.result.is_complete:
                 self.result.cancel()
+            record_model_usage(self.result, error)
             self.error = error
             self._for_export.put_nowait(_End(error))
             if self._for_chat is not None:

@@ -1,0 +1,1 @@
+"""What kithost tells its operators: Prometheus metrics and structured logs."""
