@@ -65,16 +65,19 @@ def export(server: KithostProcess, user: str, tmp_path: Path) -> dict[str, Any]:
 
 
 def assert_has_everything(data: dict[str, Any], made: Made) -> None:
-    assert data["object"] == "chatkit.user_data_export" and data["user"] == made.user
+    assert data["object"] == "chatkit.user_data_export"
+    assert data["user"] == made.user
     assert [session["id"] for session in data["sessions"]] == [made.session_id]
     assert "secret_hash" not in data["sessions"][0]
     assert "client_secret" not in json.dumps(data)
     assert [thread["id"] for thread in data["threads"]] == [made.thread_id]
     texts = json.dumps([item["data"] for item in data["items"]])
-    assert "Read my notes" in texts and "And summarize them" in texts
+    assert "Read my notes" in texts
+    assert "And summarize them" in texts
     assert {item["thread_id"] for item in data["items"]} == {made.thread_id}
     [attachment] = data["attachments"]
-    assert attachment["id"] == made.attachment_id and attachment["name"] == "notes.txt"
+    assert attachment["id"] == made.attachment_id
+    assert attachment["name"] == "notes.txt"
     assert base64.b64decode(attachment["content_base64"]) == made.file_bytes
     assert len(data["runs"]) == 2  # two turns
     assert {run["thread_id"] for run in data["runs"]} == {made.thread_id}
@@ -117,7 +120,8 @@ def test_export_then_erase_with_yes_then_export_is_empty(
 
     receipt = cli_json(server, "users", "erase", made.user, "--yes")
 
-    assert receipt["object"] == "chatkit.user_data_erasure" and receipt["user"] == made.user
+    assert receipt["object"] == "chatkit.user_data_erasure"
+    assert receipt["user"] == made.user
     assert receipt["erased_at"] > 0
     assert receipt["deleted"] == {**expected_receipt(before), "trace_spans": spans}
     assert_empty(export(server, made.user, tmp_path))
@@ -132,7 +136,8 @@ def test_erase_asks_and_takes_the_answer_on_standard_input(
     made = make_user_data(chat)
     refused = kithost_cli(server, "users", "erase", made.user, stdin="n\n")
     assert refused.returncode == 1
-    assert "[y/N]" in refused.stderr and "Nothing erased" in refused.stderr
+    assert "[y/N]" in refused.stderr
+    assert "Nothing erased" in refused.stderr
     assert_has_everything(export(server, made.user, tmp_path), made)
 
     before = export(server, made.user, tmp_path)
