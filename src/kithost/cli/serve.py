@@ -74,8 +74,6 @@ def serve(
             log_level=settings.log_level,
             proxy_headers=True,
             **{**uvicorn_options(settings), "log_config": logging_config},
-            # In JSON, kithost's own request line (with the route and request id) is the access log.
-            access_log=log_format == "text",
             # After the drain (app.drain_on_terminate) only followers of other processes' runs
             # can still be connected; they reconnect elsewhere.
             timeout_graceful_shutdown=5,
