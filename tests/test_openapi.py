@@ -158,6 +158,8 @@ NOT_IN_THE_SDK = {
     "beta.chatkit.webhooks.rotate_secret",
     "beta.chatkit.webhooks.list_deliveries",
     "beta.chatkit.webhooks.resend_delivery",
+    "beta.chatkit.users.export",
+    "beta.chatkit.users.erase",
 }
 # Response components and the SDK types they must agree with, with the fields where kithost
 # differs: extensions it adds, or (``name?``) a null where the SDK types a value.
@@ -1360,6 +1362,24 @@ def _webhooks_deliveries(api: Api) -> None:
     api.call(op, 200, delivery, headers=CHATKIT_ADMIN)
     api.call(op, 404, {**where, "delivery_id": NO_DELIVERY}, headers=CHATKIT_ADMIN)
     drop_webhook(api, endpoint)
+
+
+@scenario("beta.chatkit.users.export")
+@scenario("beta.chatkit.users.erase")
+def _users(api: Api) -> None:
+    session = api.session()
+    thread_id, _ = api.new_thread(session)
+    where = {"user": session["user"]}
+    op = "beta.chatkit.users.export"
+    exported = api.call(op, 200, where, headers=CHATKIT_ADMIN).json()
+    assert [thread["id"] for thread in exported["threads"]] == [thread_id]
+    api.call(op, 401, where, headers=WRONG_KEY)
+    op = "beta.chatkit.users.erase"
+    api.call(op, 401, where, headers=WRONG_KEY)
+    receipt = api.call(op, 200, where, headers=CHATKIT_ADMIN).json()
+    assert receipt["deleted"]["threads"] == 1
+    again = api.call("beta.chatkit.users.export", 200, where, headers=CHATKIT_ADMIN).json()
+    assert again["threads"] == []
 
 
 def test_every_operation_has_a_scenario(document: dict[str, Any]) -> None:
