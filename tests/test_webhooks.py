@@ -193,13 +193,16 @@ def test_secrets_are_shown_and_rotated(webhooks: Webhooks, receiver: WebhookRece
 def test_bad_input_unknown_ids_and_missing_keys_are_refused(
     webhooks: Webhooks, server: KithostProcess, chats: ChatFactory
 ) -> None:
-    for url in ("ftp://example.com/x", "not a url", "http://", "https:///path", "/relative"):
+    refused = ("ftp://example.com/x", "not a url", "http://", "https:///path", "/relative")
+    for url in (*refused, "https://example.com/\n", "http://user:password@example.com/"):
         assert error_of(webhooks.create(url), 400)["param"] == "url", url
     error = error_of(webhooks.create("https://example.com", ["run.completed", "run.exploded"]), 400)
     assert error["param"] == "events[1]"
     assert "run.exploded" in error["message"]
     assert all(kind in error["message"] for kind in ["thread.created", *ENDS, "run.failed"])
     assert error_of(webhooks.create("https://example.com", []), 400)["param"] == "events"
+    nul = webhooks.create("https://example.com", description="a\x00b")
+    assert error_of(nul, 400)["param"] == "description"
     long = webhooks.create("https://example.com", description="x" * 513)
     assert error_of(long, 400)["param"] == "description"
     odd = webhooks.create("https://example.com", secret="mine")

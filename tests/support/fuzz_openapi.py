@@ -100,6 +100,17 @@ LINKS: dict[tuple[str, str], dict[str, tuple[str, str, dict[str, str]]]] = {
         "FollowFirstRun": ("/v1/chatkit/runs/{run_id}/events", "get", {"run_id": FIRST}),
         "CancelFirstRun": ("/v1/chatkit/runs/{run_id}/cancel", "post", {"run_id": FIRST}),
     },
+    ("/v1/chatkit/webhooks", "post"): {
+        name: ("/v1/chatkit/webhooks/{webhook_id}" + suffix, method, {"webhook_id": ID})
+        for name, suffix, method in (
+            ("GetWebhook", "", "get"),
+            ("UpdateWebhook", "", "post"),
+            ("GetWebhookSecret", "/secret", "get"),
+            ("RotateWebhookSecret", "/rotate_secret", "post"),
+            ("ListWebhookDeliveries", "/deliveries", "get"),
+            ("DeleteWebhook", "", "delete"),
+        )
+    },
     ("/v1/files", "post"): {
         "GetFile": ("/v1/files/{file_id}", "get", {"file_id": ID}),
         "GetFileContent": ("/v1/files/{file_id}/content", "get", {"file_id": ID}),
@@ -175,6 +186,8 @@ SEMANTIC_REFUSALS = {
             "/v1/vector_stores",
             "/v1/vector_stores/{store_id}/files",
             "/v1/vector_stores/{store_id}/file_batches/{batch_id}/files",
+            "/v1/chatkit/webhooks",
+            "/v1/chatkit/webhooks/{webhook_id}/deliveries",
         )
     },
     "POST /v1/chatkit/files": "the bytes must be of the type they claim",

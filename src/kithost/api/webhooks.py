@@ -7,22 +7,29 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr
+from pydantic.json_schema import SkipJsonSchema
 
 from kithost.api import openapi_schemas as wire
 from kithost.api.deps import AdminKey, AppServices, json_body
 from kithost.api.listing import ListQuery
 from kithost.api.openapi import json_request, ok
+from kithost.api.openapi_schemas import NO_NUL
 from kithost.core.errors import InvalidRequest
 from kithost.core.validation import NonEmptyText, parse_model
 from kithost.webhooks.model import EventType
-from kithost.webhooks.service import MAX_DESCRIPTION_LENGTH, MAX_URL_LENGTH
+from kithost.webhooks.service import MAX_DESCRIPTION_LENGTH, MAX_URL_LENGTH, URL_PATTERN
 
 router = APIRouter(prefix="/v1/chatkit/webhooks", dependencies=[AdminKey])
 
 Body = Annotated[Any, Depends(json_body)]
-Url = Annotated[NonEmptyText, Field(max_length=MAX_URL_LENGTH)]
+# The service checks the URL (with its own message); the document states the same rule.
+Url = Annotated[
+    NonEmptyText, Field(max_length=MAX_URL_LENGTH, json_schema_extra={"pattern": URL_PATTERN})
+]
 Events = Annotated[list[EventType], Field(min_length=1, max_length=16)]
-Description = Annotated[StrictStr, Field(max_length=MAX_DESCRIPTION_LENGTH)]
+Description = Annotated[
+    StrictStr, Field(max_length=MAX_DESCRIPTION_LENGTH, json_schema_extra={"pattern": NO_NUL})
+]
 
 
 class _Strict(BaseModel):
@@ -36,13 +43,20 @@ class CreateEndpoint(_Strict):
     enabled: StrictBool = True
 
 
-class UpdateEndpoint(_Strict):
-    """Any of the fields; ``description: null`` clears it."""
+def _without_null_default(schema: dict[str, Any]) -> None:
+    """A field that may be left out but is never null: its document has no ``default: null``."""
+    schema.pop("default", None)
 
-    url: Url | None = None
-    events: Events | None = None
+
+class UpdateEndpoint(_Strict):
+    """Any of the fields (left out: unchanged); ``description: null`` clears it."""
+
+    url: Url | SkipJsonSchema[None] = Field(None, json_schema_extra=_without_null_default)
+    events: Events | SkipJsonSchema[None] = Field(None, json_schema_extra=_without_null_default)
     description: Description | None = None
-    enabled: StrictBool | None = None
+    enabled: StrictBool | SkipJsonSchema[None] = Field(
+        None, json_schema_extra=_without_null_default
+    )
 
 
 @router.post(
@@ -86,10 +100,12 @@ async def retrieve_endpoint(webhook_id: str, services: AppServices) -> Any:
 async def update_endpoint(webhook_id: str, services: AppServices, body: Body) -> Any:
     request = parse_model(UpdateEndpoint, body)
     changes = request.model_dump(exclude_unset=True)
-    for name in ("url", "events", "enabled"):
+    for name, expected in (("url", "a string"), ("events", "an array"), ("enabled", "a boolean")):
         if name in changes and changes[name] is None:
             raise InvalidRequest(
-                f"Invalid '{name}': it cannot be null.", param=name, code="invalid_value"
+                f"Invalid type for '{name}': expected {expected}, but got null instead.",
+                param=name,
+                code="invalid_type",
             )
     return (await services.webhooks.update(webhook_id, changes)).to_wire()
 
