@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 import pytest
@@ -40,9 +41,10 @@ def chat(server: KithostProcess) -> Iterator[ChatFactory]:
         yield factory
 
 
-def make_user_data(chat: ChatFactory) -> Made:
+def make_user_data(chat: ChatFactory, user: str | None = None) -> Made:
     """A session, a file uploaded and sent in a new thread, and a second message."""
-    client = chat.open(unique_user(), chatkit_configuration={"file_upload": {"enabled": True}})
+    uploads = {"file_upload": {"enabled": True}}
+    client = chat.open(user or unique_user(), chatkit_configuration=uploads)
     data = f"notes of {client.user}\n".encode() * 20
     uploaded = client.upload("notes.txt", data, "text/plain")
     assert uploaded.status_code == 200, uploaded.text
@@ -176,3 +178,19 @@ def test_export_and_erase_over_rest_with_the_admin_key(
         )
         assert refused.status_code == 401, refused.text
     assert_has_everything(export(server, other.user, tmp_path), other)
+
+
+def test_a_user_id_with_a_slash_and_accents_over_rest(
+    server: KithostProcess, chat: ChatFactory
+) -> None:
+    made = make_user_data(chat, f"team/{unique_user()}/José")
+    path = f"/v1/chatkit/users/{quote(made.user, safe='')}"
+    with httpx.Client(base_url=server.url, headers=ADMIN, timeout=30) as http:
+        exported = http.get(f"{path}/export")
+        assert exported.status_code == 200, exported.text
+        assert_has_everything(exported.json(), made)
+        erased = http.delete(path)
+        assert erased.status_code == 200, erased.text
+        assert erased.json()["deleted"]["threads"] == 1
+        assert_empty(http.get(f"{path}/export").json())
+    assert_gone(server, made)

@@ -14,7 +14,7 @@ router = APIRouter(prefix="/v1/chatkit/users", dependencies=[AdminKey])
 
 
 @router.get(
-    "/{user}/export",
+    "/{user:path}/export",
     operation_id="beta.chatkit.users.export",
     responses=ok(wire.ChatKitUserDataExport),
 )
@@ -25,7 +25,7 @@ async def export_user(user: str, services: AppServices) -> Any:
 
 
 @router.delete(
-    "/{user}",
+    "/{user:path}",
     operation_id="beta.chatkit.users.erase",
     responses=ok(wire.ChatKitUserDataErasure),
 )
