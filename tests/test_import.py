@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import socket
 import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -41,7 +42,7 @@ from tests.support.import_sources import (
     wait_for,
     without_copied_previews,
 )
-from tests.support.process import ADMIN_KEY, KithostProcess, free_port
+from tests.support.process import ADMIN_KEY, KithostProcess
 
 pytestmark = pytest.mark.timeout(600)
 
@@ -465,19 +466,24 @@ def test_an_unusable_source_is_refused_clearly_before_anything_is_written(
 ) -> None:
     target = KithostProcess(target_url, tmp_path)
     api = source_api(server)
-    cases: list[tuple[str, str | None, str]] = [
-        (api, "sk-wrong-key", "refused the API key (401"),
-        (server.url, ADMIN_KEY, "is not a ChatKit API"),
-        (f"{files.url}/html/v1", ADMIN_KEY, "with text/html, not a list of threads"),
-        (f"http://127.0.0.1:{free_port()}/v1", ADMIN_KEY, "Could not connect to"),
-        (api, None, "No API key for the source"),
-    ]
-    for source_url, key, message in cases:
-        run = run_import(target, source_url, key=key)
-        assert run.returncode == 2, (source_url, run.stderr)
-        assert message in run.stderr, run.stderr
-        assert "Traceback" not in run.stderr
-        assert run.stdout == ""
+    # A port bound but never listening refuses every connection while this socket holds it
+    # (a port that is merely free now could be taken by another test's server).
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        nobody = f"http://127.0.0.1:{closed.getsockname()[1]}/v1"
+        cases: list[tuple[str, str | None, str]] = [
+            (api, "sk-wrong-key", "refused the API key (401"),
+            (server.url, ADMIN_KEY, "is not a ChatKit API"),
+            (f"{files.url}/html/v1", ADMIN_KEY, "with text/html, not a list of threads"),
+            (nobody, ADMIN_KEY, "Could not connect to"),
+            (api, None, "No API key for the source"),
+        ]
+        for source_url, key, message in cases:
+            run = run_import(target, source_url, key=key)
+            assert run.returncode == 2, (source_url, run.stderr)
+            assert message in run.stderr, run.stderr
+            assert "Traceback" not in run.stderr
+            assert run.stdout == ""
     assert untouched(target_url)
 
 
