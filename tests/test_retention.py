@@ -13,6 +13,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+import redis
 
 from tests.support.chatkit_client import BETA_HEADERS, ChatFactory, create_session, unique_user
 from tests.support.data_rights import cli_json, count, query
@@ -209,3 +210,26 @@ def test_every_serving_process_sweeps_periodically(
         log = server.log_path.read_text()
         assert "retention sweep failed" not in log, log
         assert "Traceback" not in log, log
+
+
+REDIS_URL = "redis://127.0.0.1:6379/13"
+
+
+def rate_limit_keys(session_id: str) -> list[bytes]:
+    with redis.Redis.from_url(REDIS_URL) as store:
+        return list(store.scan_iter(match=f"*{session_id}*"))
+
+
+def test_a_purged_sessions_rate_limit_key_goes_from_redis(
+    database_url: str, start_kithost: Callable[..., KithostProcess]
+) -> None:
+    server = start_kithost(
+        database_url, KITHOST_REDIS_URL=REDIS_URL, KITHOST_RETENTION_INTERVAL_SECONDS="0"
+    )
+    with ChatFactory(server.url) as chat:
+        client = chat.open()
+        client.list_threads()  # one request counted against the session's limit
+        session = client.session
+    assert rate_limit_keys(session["id"])
+    sweep(server, session["expires_at"] + 31 * DAY)
+    assert rate_limit_keys(session["id"]) == []
