@@ -65,7 +65,7 @@ FUZZ_EXAMPLES ?= 100
 fuzz: $(INSTALLED)
 	KITHOST_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/pytest -s tests/test_fuzz_openapi.py tests/test_fuzz_protocol.py
 
-# Benchmarks B1-B5 (B1-B4 against their anchors), one table (not part of `make test`; BENCHMARKS.md).
+# Benchmarks B1-B6 (B1-B4 against their anchors), one table (not part of `make test`; BENCHMARKS.md).
 bench: $(INSTALLED)
 	$(BIN)/python -m bench
 

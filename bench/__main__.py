@@ -1,4 +1,4 @@
-"""``python -m bench``: run B1–B5 against kithost (and B1–B4's anchors); print one table.
+"""``python -m bench``: run B1–B6 against kithost (and B1–B4's anchors); print one table.
 
 Everything is started here (kithost, the fake model, the anchors, the databases) on 127.0.0.1
 and stopped at the end. ``--quick`` makes every scenario smaller, for trying; ``--only B1,B3``
@@ -21,7 +21,16 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 
-from bench import b1_sessions, b2_conversation, b3_streams, b4_scale, b5_search, builds, machine
+from bench import (
+    b1_sessions,
+    b2_conversation,
+    b3_streams,
+    b4_scale,
+    b5_search,
+    b6_server_turns,
+    builds,
+    machine,
+)
 from bench.plan import Context, Outcome, Plan
 from bench.table import render
 
@@ -31,6 +40,7 @@ SCENARIOS: dict[str, Callable[[Context], Awaitable[Outcome]]] = {
     "B3": b3_streams.run,
     "B4": b4_scale.run,
     "B5": b5_search.run,
+    "B6": b6_server_turns.run,
 }
 RESULTS = Path(__file__).resolve().parent / "results"
 COMPARED = {"B2", "B3"}  # the scenarios that also measure the baseline
@@ -59,7 +69,7 @@ async def run_all(names: list[str], plan: Plan, args: argparse.Namespace) -> lis
         if args.ref:
             label = builds.current(args.ref).label
             current = builds.from_ref(args.ref, Path(workdir), label, "with")
-            os.environ.update(current.env)  # every scenario's servers, B1 to B5
+            os.environ.update(current.env)  # every scenario's servers, B1 to B6
         baseline = None
         if args.baseline_ref.lower() != "none" and COMPARED & set(names):
             baseline = builds.baseline(args.baseline_ref, Path(workdir))
