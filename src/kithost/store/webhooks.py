@@ -9,6 +9,7 @@ and the delivery is claimed again (receivers de-duplicate on its id, the ``webho
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any
 
 from sqlalchemy import Row, and_, delete, insert, or_, select, update
@@ -132,9 +133,13 @@ class WebhookRepository:
 
     # deliveries, as the dispatcher sees them
 
-    async def due(self, now: float, limit: int) -> list[tuple[str, str]]:
+    async def due(
+        self, now: float, limit: int, skip_endpoints: Collection[str] = ()
+    ) -> list[tuple[str, str]]:
         """``(delivery id, endpoint id)`` of deliveries that may be claimed now, oldest due
-        first: pending, due, of an enabled endpoint, and held by no live lease."""
+        first: pending, due, of an enabled endpoint, and held by no live lease. Endpoints in
+        ``skip_endpoints`` (busy enough already) are left out, so that a backlog of one never
+        hides the others' deliveries."""
         query = (
             select(webhook_deliveries.c.id, webhook_deliveries.c.endpoint_id)
             .join(webhook_endpoints, webhook_endpoints.c.id == webhook_deliveries.c.endpoint_id)
@@ -142,6 +147,8 @@ class WebhookRepository:
             .order_by(webhook_deliveries.c.next_attempt_at, webhook_deliveries.c.seq)
             .limit(limit)
         )
+        if skip_endpoints:
+            query = query.where(webhook_deliveries.c.endpoint_id.not_in(list(skip_endpoints)))
         async with self._engine.connect() as conn:
             return [(row.id, row.endpoint_id) for row in (await conn.execute(query)).all()]
 

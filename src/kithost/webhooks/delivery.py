@@ -100,7 +100,8 @@ class WebhookDispatcher:
             return
         now = time.time()
         busy = Counter(self._in_flight.values())
-        for delivery_id, endpoint_id in await self.repo.due(now, limit=free * 4):
+        full = [endpoint for endpoint, count in busy.items() if count >= MAX_IN_FLIGHT_PER_ENDPOINT]
+        for delivery_id, endpoint_id in await self.repo.due(now, free * 4, full):
             if free <= 0:
                 break
             if busy[endpoint_id] >= MAX_IN_FLIGHT_PER_ENDPOINT:
@@ -123,7 +124,12 @@ class WebhookDispatcher:
     async def _deliver(self, claimed: ClaimedDelivery) -> None:
         outcome = await self._attempt(claimed)
         metrics.webhook_delivery(outcome.status)
-        if not await self.repo.record(claimed, self.owner, outcome):
+        try:
+            recorded = await self.repo.record(claimed, self.owner, outcome)
+        except Exception:  # the lease lapses, and the attempt is made again
+            log.exception("webhooks: could not record the attempt on %s", claimed.id)
+            return
+        if not recorded:
             log.info("webhooks: %s was taken over while being sent", claimed.id)
 
     async def _attempt(self, claimed: ClaimedDelivery) -> AttemptOutcome:
