@@ -40,6 +40,8 @@ class KithostProcess:
             KITHOST_API_KEYS=ADMIN_KEY,
             KITHOST_DATA_DIR=str(self.workdir / "data"),
             KITHOST_LOG_LEVEL="warning",
+            # Tests grep lines as people read them; tests/test_logs.py asks for JSON itself.
+            KITHOST_LOG_FORMAT="text",
             OPENAI_AGENTS_DISABLE_TRACING="1",
             # Teardown should not wait out a slow answer; tests of the drain set their own.
             KITHOST_DRAIN_SECONDS="2",

@@ -19,7 +19,7 @@ from kithost.serving.log_redaction import FILTER_NAME, uvicorn_log_config
 
 LogFormat = Literal["json", "text"]
 FIELDS_ATTRIBUTE = "kithost_fields"
-TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+TEXT_FORMAT = logging.BASIC_FORMAT  # "INFO:kithost.api:…", as before JSON existed
 
 
 def log_fields(**fields: Any) -> dict[str, Any]:
