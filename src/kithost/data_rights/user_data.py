@@ -47,10 +47,7 @@ class UserData:
         """Delete everything of the user; a receipt of what went. Webhook deliveries already
         written stay: they are the integrator's, not the user's."""
         check_text(user, "user")
-        sessions = [
-            (row["id"], row["max_requests_per_1_minute"])
-            for row in (await self._repo.rows(user))["sessions"]
-        ]
+        sessions = await self._repo.session_limits(user)
         removed = await self._repo.remove(user)
         await remove_leftovers(removed, self._blobs, self._journal)
         for session_id, per_minute in sessions:

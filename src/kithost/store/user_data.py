@@ -48,6 +48,14 @@ class UserDataRepository:
                 "runs": await _rows(conn, runs, runs.c.user_id == user),
             }
 
+    async def session_limits(self, user: str) -> list[tuple[str, int]]:
+        """The user's sessions and their per-minute limits (which name their rate-limit keys)."""
+        query = select(sessions.c.id, sessions.c.max_requests_per_1_minute).where(
+            sessions.c.user_id == user
+        )
+        async with self._engine.connect() as conn:
+            return [(row.id, row.max_requests_per_1_minute) for row in await conn.execute(query)]
+
     async def remove(self, user: str) -> Removed:
         """Delete everything of the user in one transaction (blobs and Redis journals are the
         caller's, from the result)."""
