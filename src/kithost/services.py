@@ -17,6 +17,8 @@ from kithost.core.session_service import SessionService
 from kithost.core.signing import FileLinks, LinkSigner
 from kithost.core.thread_service import ThreadService
 from kithost.core.uploads import UploadPolicy
+from kithost.data_rights.retention import RetentionPolicy, RetentionSweeper
+from kithost.data_rights.user_data import UserData
 from kithost.observability import metrics
 from kithost.retrieval.service import Retrieval
 from kithost.retrieval.vector_index import IndexChoice, open_vector_index
