@@ -101,3 +101,25 @@ def new_page(browser: Browser) -> Iterator[Callable[[], Page]]:
 @pytest.fixture
 def page(new_page: Callable[[], Page]) -> Page:
     return new_page()
+
+
+# The files that take longest, longest first: `make test` hands whole files to its workers in the
+# order they are collected, and a slow file handed out last keeps the run going on one worker.
+SLOW_FIRST = (
+    "test_import.py",
+    "test_fuzz_openapi.py",
+    "test_fuzz_protocol.py",
+    "test_vector_stores_cli.py",
+    "test_runs_cluster.py",
+    "test_console_browser.py",
+    "test_webhooks.py",
+    "test_server_turns.py",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    def rank(item: pytest.Item) -> int:
+        name = item.path.name
+        return SLOW_FIRST.index(name) if name in SLOW_FIRST else len(SLOW_FIRST)
+
+    items.sort(key=rank)  # stable: each file keeps its own order
