@@ -398,8 +398,9 @@ def test_unstorable_body_values_are_400_not_500(
         ("POST", f"/v1/chatkit/threads/{UNKNOWN_THREAD}/items/extra", 404),
         ("PUT", "/v1/chatkit/sessions", 405),
         ("GET", f"/v1/chatkit/sessions/{UNKNOWN_SESSION}/cancel", 405),
-        ("POST", "/v1/chatkit/threads", 405),
-        ("PATCH", f"/v1/chatkit/threads/{UNKNOWN_THREAD}", 405),
+        # POST /v1/chatkit/threads and PATCH …/{thread_id} exist (server-side turns).
+        ("PUT", "/v1/chatkit/threads", 405),
+        ("PUT", f"/v1/chatkit/threads/{UNKNOWN_THREAD}", 405),
     ],
 )
 def test_unknown_urls_and_methods_use_the_envelope(

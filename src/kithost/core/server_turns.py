@@ -55,7 +55,7 @@ class InputTag(_Strict):
     interactive: StrictBool = False
 
 
-class InferenceOptions(_Strict):
+class TurnInferenceOptions(_Strict):
     tool_choice: dict[str, Any] | None = None
     model: NonEmptyText | None = None
 
@@ -71,7 +71,7 @@ class MessageInput(_Strict):
         default_factory=list
     )
     quoted_text: Text | None = None
-    inference_options: InferenceOptions = Field(default_factory=InferenceOptions)
+    inference_options: TurnInferenceOptions = Field(default_factory=TurnInferenceOptions)
 
     def to_protocol(self) -> dict[str, Any]:
         return {
