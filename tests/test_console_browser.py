@@ -11,7 +11,6 @@ import asyncio
 import json
 import re
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -34,6 +33,7 @@ from tests.support.browser import (
     user_threads,
 )
 from tests.support.process import ADMIN_KEY, KithostProcess
+from tests.support.waiting import eventually, unique
 
 T = TypeVar("T")
 NEEDS_MODEL = "wf_console_needs_model"
@@ -84,20 +84,6 @@ def seed_spans(database_url: str, spans: list[SpanRecord]) -> None:
     # In a thread of its own: Playwright's sync API keeps an event loop marked as running here.
     with ThreadPoolExecutor(max_workers=1) as pool:
         pool.submit(asyncio.run, run()).result()
-
-
-def unique(name: str) -> str:
-    return f"{name}-{uuid.uuid4().hex[:8]}"
-
-
-def eventually[T](check: Callable[[], T | None], attempts: int = 200) -> T:
-    """Poll ``check`` until it returns something (bounded: ~20 s), for server-side effects."""
-    for _ in range(attempts):
-        result = check()
-        if result is not None:
-            return result
-        time.sleep(0.1)
-    raise AssertionError("the expected state was never reached")
 
 
 # ---------------------------------------------------------------------------- serving

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import re
-import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -24,6 +23,7 @@ from tests.support.browser import ConsoleUser, PageProblems, chromium
 from tests.support.chatkit_stream import Conversation, client_secret
 from tests.support.fake_model import FakeModelServer, ModelRequest, structured, text
 from tests.support.process import ADMIN_KEY, KithostProcess
+from tests.support.waiting import unique
 from tests.support.workflow_files import (
     SUPPORT_TRIAGE,
     ModelApi,
@@ -99,10 +99,6 @@ def page(browser: Browser) -> Iterator[Page]:
 def _script(fake: FakeModelServer) -> None:
     fake.reset()
     fake.when(is_title_request, text("Thread title"))
-
-
-def unique(name: str) -> str:
-    return f"{name}-{uuid.uuid4().hex[:8]}"
 
 
 def is_classifier(request: ModelRequest) -> bool:

@@ -11,8 +11,6 @@ import json
 import re
 import socket
 import threading
-import time
-import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, suppress
@@ -35,6 +33,7 @@ from tests.support.browser import (
 )
 from tests.support.databases import fresh_database
 from tests.support.process import KithostProcess
+from tests.support.waiting import eventually, unique
 
 expect.set_options(timeout=20_000)
 
@@ -86,20 +85,6 @@ def browser(console_server: KithostProcess) -> Iterator[Browser]:
 @pytest.fixture
 def user(page: Page, console_server: KithostProcess) -> ConsoleUser:
     return ConsoleUser(page, console_server.url)
-
-
-def unique(name: str) -> str:
-    return f"{name}-{uuid.uuid4().hex[:8]}"
-
-
-def eventually[T](check: Callable[[], T | None], attempts: int = 300) -> T:
-    """Poll ``check`` until it returns something (bounded: ~30 s), for server-side effects."""
-    for _ in range(attempts):
-        result = check()
-        if result is not None:
-            return result
-        time.sleep(0.1)
-    raise AssertionError("the expected state was never reached")
 
 
 def only_thread(base_url: str, user: str) -> dict[str, Any]:

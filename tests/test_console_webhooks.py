@@ -9,9 +9,7 @@ admin key and ``wait: true``). On SQLite and PostgreSQL, as the other console te
 from __future__ import annotations
 
 import re
-import time
-import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +19,7 @@ from playwright.sync_api import Browser, Dialog, Locator, Page, expect
 
 from tests.support.browser import ADMIN_HEADERS, admin_get, chromium, screenshot_path
 from tests.support.process import ADMIN_KEY, KithostProcess
+from tests.support.waiting import eventually, unique
 from tests.support.webhook_receiver import Hook, Received, WebhookReceiver
 
 expect.set_options(timeout=20_000)
@@ -51,20 +50,6 @@ def browser(console_server: KithostProcess) -> Iterator[Browser]:
 def receiver() -> Iterator[WebhookReceiver]:
     with WebhookReceiver() as running:
         yield running
-
-
-def unique(name: str) -> str:
-    return f"{name}-{uuid.uuid4().hex[:8]}"
-
-
-def eventually[T](check: Callable[[], T | None], attempts: int = 600) -> T:
-    """Poll ``check`` until it returns something (bounded: ~60 s), for server-side effects."""
-    for _ in range(attempts):
-        result = check()
-        if result is not None:
-            return result
-        time.sleep(0.1)
-    raise AssertionError("the expected state was never reached")
 
 
 def arrived(hook: Hook, user: str, count: int = 1) -> list[Received]:
