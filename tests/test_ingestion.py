@@ -24,6 +24,7 @@ from tests.support.documents import (
     pdf_bytes,
     query,
 )
+from tests.support.fake_model import FakeModelServer, delayed
 from tests.support.process import ADMIN_KEY, KithostProcess
 
 # One made-up word per file type: found only in that file, by a search for it.
@@ -54,6 +55,10 @@ GOOD_FILES: dict[str, tuple[str, bytes]] = {
         ),
     ),
 }
+# How long the fake holds the first embedding call of the restart tests: far longer than
+# stopping a server takes, so the file is surely still in progress when it stops.
+STALL_SECONDS = 30.0
+
 MARKERS = {
     "txt": "zorbexa",
     "md": "quillomat",
@@ -157,43 +162,66 @@ def _file_row(url: str, file_id: str, columns: str) -> tuple[object, ...]:
     return row
 
 
+def _slow_provider_env(fake: FakeModelServer, **env: str) -> dict[str, str]:
+    """A server that embeds its chunks with the fake, whose first embedding call takes
+    ``STALL_SECONDS``: ingestion is then surely mid-file while the test stops the server,
+    whatever the machine's load, without a file big enough to keep the CPU busy."""
+    fake.reset()
+    fake.when(lambda request: request.api == "embeddings", delayed(STALL_SECONDS), times=1)
+    return {
+        "OPENAI_BASE_URL": fake.base_url,
+        "OPENAI_API_KEY": "test",
+        "KITHOST_EMBEDDING_MODEL": "text-embedding-3-small",
+        **env,
+    }
+
+
+def _stalled_on_embeddings(fake: FakeModelServer) -> bool:
+    return any(request.api == "embeddings" for request in fake.requests)
+
+
 def test_a_file_left_by_a_killed_server_is_finished_by_the_next_process(
     backend: str,
     tmp_path: Path,
     start_kithost: Callable[..., KithostProcess],
+    fake: FakeModelServer,
 ) -> None:
-    """SIGKILL while a big file is being ingested; a second process on the same database
+    """SIGKILL while a file is being ingested; a second process on the same database
     takes the lapsed lease, starts the file again and finishes it once (no duplicate chunks)."""
     # Processes sharing a database share the data directory too (the files' bytes).
-    lease = {"KITHOST_INGESTION_LEASE_SECONDS": "2", "KITHOST_DATA_DIR": str(tmp_path / "data")}
+    env = _slow_provider_env(
+        fake, KITHOST_INGESTION_LEASE_SECONDS="2", KITHOST_DATA_DIR=str(tmp_path / "data")
+    )
     with fresh_database(backend, tmp_path) as url:
-        first = start_kithost(url, **lease)
+        first = start_kithost(url, **env)
         with openai.OpenAI(base_url=f"{first.url}/v1", api_key=ADMIN_KEY, max_retries=0) as sdk:
             store = sdk.vector_stores.create(name="restart")
-            # About 13 MB of prose (several seconds of work), with a marker at the very end.
-            body = filler(2_000_000, seed=7) + " The last line names the ossifrage."
+            # Many chunks (so several batches), with a marker at the very end.
+            body = filler(40_000, seed=7) + " The last line names the ossifrage."
             uploaded = sdk.files.create(file=("big.txt", body.encode()), purpose="assistants")
             sdk.vector_stores.files.create(vector_store_id=store.id, file_id=uploaded.id)
 
-        _wait(
-            lambda: _file_row(url, uploaded.id, "lease_owner")[0] is not None,
-            "the first server to claim the file",
-        )
+        _wait(lambda: _stalled_on_embeddings(fake), "the first server to embed the first chunks")
         assert first.proc is not None
         (owner,) = _file_row(url, uploaded.id, "lease_owner")
         assert f":{first.proc.pid}:" in str(owner)
         first.kill()
         (status,) = _file_row(url, uploaded.id, "status")
-        assert status == "in_progress", "the file finished before the kill: make it bigger"
+        assert status == "in_progress"
+        # The first server had stored its first batch of chunks before it was stuck embedding.
+        [(left_behind,)] = query(
+            url, "SELECT COUNT(*) FROM vector_store_chunks WHERE file_id = :id", id=uploaded.id
+        )
+        assert left_behind > 0
 
-        second = start_kithost(url, **lease)
+        second = start_kithost(url, **env)
         with openai.OpenAI(base_url=f"{second.url}/v1", api_key=ADMIN_KEY, max_retries=0) as sdk:
             done = sdk.vector_stores.files.poll(
                 uploaded.id, vector_store_id=store.id, poll_interval_ms=200
             )
             assert done.status == "completed", done.last_error
             hits = sdk.vector_stores.search(store.id, query="ossifrage").data
-            assert [hit.file_id for hit in hits] == [uploaded.id]
+            assert hits[0].file_id == uploaded.id
             assert "ossifrage" in hits[0].content[0].text
         [(total, distinct, highest, attempts)] = query(
             url,
@@ -211,22 +239,24 @@ def test_a_server_stopped_mid_ingestion_hands_the_file_back(
     backend: str,
     tmp_path: Path,
     start_kithost: Callable[..., KithostProcess],
+    fake: FakeModelServer,
 ) -> None:
     """SIGTERM (a deploy) while a file is being ingested: the server gives the file back as it
     stops, so the restarted server takes it at once (the default 30 s lease never runs out)
     and the interrupted attempt does not count against the file."""
+    env = _slow_provider_env(fake)
     with fresh_database(backend, tmp_path) as url:
-        server = start_kithost(url)
+        server = start_kithost(url, **env)
         with openai.OpenAI(base_url=f"{server.url}/v1", api_key=ADMIN_KEY, max_retries=0) as sdk:
             store = sdk.vector_stores.create(name="graceful")
-            body = filler(2_000_000, seed=8) + " Closing words about the bittern."
+            body = filler(40_000, seed=8) + " Closing words about the bittern."
             uploaded = sdk.files.create(file=("big.txt", body.encode()), purpose="assistants")
             sdk.vector_stores.files.create(vector_store_id=store.id, file_id=uploaded.id)
-        _wait(
-            lambda: _file_row(url, uploaded.id, "lease_owner")[0] is not None,
-            "the server to claim the file",
-        )
+        _wait(lambda: _stalled_on_embeddings(fake), "the server to embed the first chunks")
+        stopping = time.monotonic()
         server.stop()
+        # Stopped at once (the stalled call is cut, not waited for), the file given back.
+        assert time.monotonic() - stopping < STALL_SECONDS
         assert _file_row(url, uploaded.id, "status, lease_owner") == ("in_progress", None)
 
         server.start()
@@ -236,5 +266,6 @@ def test_a_server_stopped_mid_ingestion_hands_the_file_back(
             )
             assert done.status == "completed", done.last_error
             hits = sdk.vector_stores.search(store.id, query="bittern").data
-            assert [hit.file_id for hit in hits] == [uploaded.id]
+            assert hits[0].file_id == uploaded.id
+            assert "bittern" in hits[0].content[0].text
         assert _file_row(url, uploaded.id, "attempts") == (1,)

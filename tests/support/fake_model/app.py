@@ -163,8 +163,11 @@ class FakeModelApp:
             await _send_json(send, 400, envelope(request.problem))
             return
         # Only a rule (``fake.when(lambda r: r.api == "embeddings", error(…))``) changes the
-        # answer: queued replies are for model calls.
+        # answer: queued replies are for model calls. A rule's delay (``delayed(s)``,
+        # ``error(delay=s)``) comes first.
         reply = self.script.choose_rule(request)
+        if reply is not None and reply.first_token_delay:
+            await asyncio.sleep(reply.first_token_delay)
         if reply is not None and reply.http_error is not None:
             request.finish("error")
             failure = reply.http_error

@@ -180,6 +180,12 @@ def error(
     return Reply(http_error=failure, first_token_delay=delay)
 
 
+def delayed(seconds: float) -> Reply:
+    """For rules on requests that answer by themselves (embeddings): the usual answer, after
+    ``seconds`` (a slow provider; a server stopped meanwhile is caught mid-call)."""
+    return Reply(first_token_delay=seconds)
+
+
 def hang(content: str | Sequence[str] = "", *, token_interval: float = 0.0) -> Reply:
     """Streams ``content`` (if any) and then never finishes: for timeout and Stop tests."""
     return Reply(deltas=_deltas(content), ending="hang", token_interval=token_interval)
