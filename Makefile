@@ -54,9 +54,10 @@ typecheck: $(INSTALLED)
 
 # Test files run in parallel, each whole on one worker (its module fixtures start its servers):
 # the work is mostly waiting on processes, so PYTEST_WORKERS beats the core count. 0 runs serially.
+# --durations: the log names the slowest tests (and module setups), where the suite's time goes.
 PYTEST_WORKERS ?= 4
 pytest: $(INSTALLED) $(NODE_INSTALLED) $(CHROMIUM) $(HAPROXY)
-	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadfile
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadfile --durations=30
 
 # The fuzzers of `make test` (Schemathesis on /v1/openapi.json, the ChatKit protocol fuzzer) for
 # longer, before a release: FUZZ_EXAMPLES per operation and request type (make test: 20), new
