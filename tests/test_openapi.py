@@ -160,6 +160,7 @@ NOT_IN_THE_SDK = {
     "beta.chatkit.webhooks.resend_delivery",
     "beta.chatkit.users.export",
     "beta.chatkit.users.erase",
+    "beta.chatkit.usage.retrieve",
 }
 # Response components and the SDK types they must agree with, with the fields where kithost
 # differs: extensions it adds, or (``name?``) a null where the SDK types a value.
@@ -1380,6 +1381,19 @@ def _users(api: Api) -> None:
     assert receipt["deleted"]["threads"] == 1
     again = api.call("beta.chatkit.users.export", 200, where, headers=CHATKIT_ADMIN).json()
     assert again["threads"] == []
+
+
+@scenario("beta.chatkit.usage.retrieve")
+def _usage(api: Api) -> None:
+    session = api.session()
+    api.new_thread(session)
+    op = "beta.chatkit.usage.retrieve"
+    mine = {"range": "7d", "user": session["user"]}
+    answer = api.call(op, 200, params=mine, headers=CHATKIT_ADMIN).json()
+    assert answer["totals"]["messages"] == 1
+    api.call(op, 400, params={"range": "1y"}, headers=CHATKIT_ADMIN)
+    api.call(op, 400, headers=ADMIN)
+    api.call(op, 401, headers=WRONG_KEY)
 
 
 def test_every_operation_has_a_scenario(document: dict[str, Any]) -> None:

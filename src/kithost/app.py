@@ -23,6 +23,7 @@ from kithost.api import (
     server_threads,
     sessions,
     threads,
+    usage,
     users,
     vector_stores,
     webhooks,
@@ -87,6 +88,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         vector_stores.router,
         webhooks.router,
         users.router,
+        usage.router,
         workflows.router,
         console.router,
     ):

@@ -39,6 +39,7 @@ from kithost.store.server_secrets import get_or_create_secret
 from kithost.store.sessions import SessionRepository
 from kithost.store.threads import ThreadRepository
 from kithost.store.traces import TraceRepository
+from kithost.store.usage import UsageRepository
 from kithost.store.user_data import UserDataRepository
 from kithost.store.webhooks import WebhookRepository
 from kithost.webhooks.delivery import WebhookDispatcher
@@ -80,6 +81,7 @@ class Services:
     server_turns: ServerTurns
     user_data: UserData
     retention: RetentionSweeper
+    usage: UsageRepository
     vector_search: IndexChoice | None = None
     """How file search ranks (keyword only, or hybrid and with what), for the start banner."""
 
@@ -199,6 +201,7 @@ async def open_services(settings: Settings) -> Services:
             rate_limiter,
             lambda: services.retention_policy(),
         ),
+        usage=UsageRepository(engine),
         vector_search=vector_index,
     )
     services.reload_workflows()

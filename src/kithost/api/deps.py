@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import json
+import logging
+import time
 from typing import Annotated, Any
 
 from fastapi import Depends, Header, Request
 
 from kithost.core.admin_auth import bearer_token
 from kithost.core.context import RequestContext
-from kithost.core.errors import InvalidRequest, Unauthenticated
+from kithost.core.errors import InvalidRequest, RateLimited, Unauthenticated
 from kithost.core.limits import check_ids, check_json_depth
 from kithost.services import Services
 
@@ -100,13 +102,25 @@ async def client_context(
         raise Unauthenticated("Missing bearer authentication in header (the client secret).")
     session = await services.sessions.authenticate(secret)
     request.state.session_id = session.id  # for the request's log line
-    await services.rate_limiter.hit(session.id, session.max_requests_per_1_minute)
+    try:
+        await services.rate_limiter.hit(session.id, session.max_requests_per_1_minute)
+    except RateLimited:
+        await record_refusal(services, "session", session.workflow.id)
+        raise
     check_ids(request.path_params)
     return RequestContext(
         session=session,
         public_url=public_base_url(request, services),
         request_id=request.scope.get("state", {}).get("request_id"),
     )
+
+
+async def record_refusal(services: Services, limit_name: str, workflow_id: str) -> None:
+    """Count a 429 for the Overview; a failure to count never changes the answer."""
+    try:
+        await services.usage.record_refusal(limit_name, workflow_id, time.time())
+    except Exception as error:
+        logging.getLogger("kithost.usage").warning("could not count a refusal: %s", error)
 
 
 ClientContext = Annotated[RequestContext, Depends(client_context)]

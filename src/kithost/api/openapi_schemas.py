@@ -449,6 +449,78 @@ class ChatKitUserDataErasure(_Wire):
     deleted: ChatKitUserDataCounts
 
 
+class ChatKitUsageLatency(_Wire):
+    """Seconds from a run's start to its first assistant text; null where no run wrote text."""
+
+    p50: list[float | None]
+    p95: list[float | None]
+
+
+class ChatKitUsageTokens(_Wire):
+    """One workflow's tokens on one model (the name the workflow asked for, or ``default``)."""
+
+    workflow_id: str
+    model: str
+    requests: int
+    input_tokens: int
+    output_tokens: int
+    input_tokens_series: list[int]
+    output_tokens_series: list[int]
+
+
+class ChatKitUsageTotals(_Wire):
+    conversations: int
+    messages: int
+    active_users: int
+    """Distinct users over the whole range (not the sum of the buckets)."""
+    runs: int
+    failed_runs: int
+    error_rate: float | None
+    input_tokens: int
+    output_tokens: int
+    time_to_first_token_p50: float | None
+    time_to_first_token_p95: float | None
+    refusals: int | None
+
+
+class ChatKitUsageWorkflowRank(_Wire):
+    workflow_id: str
+    runs: int
+
+
+class ChatKitUsageUserRank(_Wire):
+    user: str
+    runs: int
+
+
+class ChatKitUsage(_Wire):
+    """The Overview: series aligned with ``buckets`` (each bucket's start, Unix seconds)."""
+
+    object: Literal["chatkit.usage"]
+    range: Literal["24h", "7d", "30d"]
+    bucket_seconds: int
+    start: int
+    end: int
+    workflow_id: str | None
+    user: str | None
+    buckets: list[int]
+    conversations: list[int]
+    messages: list[int]
+    active_users: list[int]
+    runs: list[int]
+    failed_runs: list[int]
+    error_rate: list[float | None]
+    time_to_first_token: ChatKitUsageLatency
+    tokens: list[ChatKitUsageTokens]
+    refusals: list[int] | None
+    """Null with a ``user`` filter: refusals are counted per workflow, never per user."""
+    totals: ChatKitUsageTotals
+    workflows: list[ChatKitUsageWorkflowRank]
+    """Workflows with the most runs in the range (ignoring the ``workflow_id`` filter)."""
+    users: list[ChatKitUsageUserRank]
+    """Users with the most runs in the range (ignoring the ``user`` filter), at most 50."""
+
+
 class ChatKitWebhookSecret(_Wire):
     """``whsec_`` and base64: the Standard Webhooks form the verifying libraries take."""
 

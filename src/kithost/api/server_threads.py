@@ -14,11 +14,12 @@ from fastapi import APIRouter, Depends, Header, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 
 from kithost.api import openapi_schemas as wire
-from kithost.api.deps import AdminKey, AppServices, json_body, public_base_url
+from kithost.api.deps import AdminKey, AppServices, json_body, public_base_url, record_refusal
 from kithost.api.openapi import created_or_streamed, json_request, ok
 from kithost.api.run_streams import RUN_ID_HEADER, SSE_HEADERS, run_events
 from kithost.conversation.notices import notice_item
 from kithost.core.admin_auth import bearer_token
+from kithost.core.errors import RateLimited
 from kithost.core.secrets import hash_secret
 from kithost.core.server_turns import (
     MessageCreate,
@@ -43,7 +44,11 @@ async def per_key_limit(
     per_minute = services.settings.server_turns_per_minute
     key = bearer_token(authorization)
     if per_minute and key:
-        await services.rate_limiter.hit(hash_secret(key), per_minute, scope="API key")
+        try:
+            await services.rate_limiter.hit(hash_secret(key), per_minute, scope="API key")
+        except RateLimited:
+            await record_refusal(services, "server_turns", "")
+            raise
 
 
 TurnLimit = Depends(per_key_limit)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 
+from kithost.core.run_usage import RunUsage
 from kithost.core.stop_reason import StopKind, StopReason
 from kithost.runs.model import RunRecord
 
@@ -15,6 +16,7 @@ class LiveRun:
         self.events: list[bytes] = []  # events[i] has sequence number i + 1
         self.journaled = 0  # how many events the journal already has
         self.stop_reason = StopReason()
+        self.usage = RunUsage()  # tokens per model and time to first token, written at the end
         self.stopping = False  # a stop was asked for; the task is saving the partial answer
         self.task: asyncio.Task[str] | None = None
         self._done = asyncio.Event()

@@ -19,6 +19,7 @@ from kithost.conversation.interrupted import failed_event, interrupted_event
 from kithost.conversation.service import StreamingTurn
 from kithost.core.context import RequestContext
 from kithost.core.errors import Conflict, Gone, Unavailable
+from kithost.core.run_usage import current_run_usage
 from kithost.core.stop_reason import current_stop_reason
 from kithost.observability import metrics
 from kithost.observability.logging import log_fields
@@ -218,6 +219,7 @@ class RunManager:
     async def _consume(self, live: LiveRun, events: AsyncIterator[bytes]) -> str:
         """Run the turn to its end; the returned status is the run's."""
         current_stop_reason.set(live.stop_reason)
+        current_run_usage.set(live.usage)
         status = "completed"
         first_token = False
         try:
@@ -225,9 +227,8 @@ class RunManager:
                 live.append(event)
                 if not first_token and TEXT_DELTA in event:
                     first_token = True
-                    metrics.first_token(
-                        live.record.workflow_id, time.time() - live.record.created_at
-                    )
+                    live.usage.first_token_seconds = time.time() - live.record.created_at
+                    metrics.first_token(live.record.workflow_id, live.usage.first_token_seconds)
                 if event.startswith(ERROR_PREFIX):
                     status = "failed"
                 self._dirty.set()
@@ -261,7 +262,7 @@ class RunManager:
         try:
             await self._flush()
             ended = await self.repo.finish(
-                live.id, self.owner, status, live.last_event_id, time.time()
+                live.id, self.owner, status, live.last_event_id, time.time(), live.usage
             )
             if not ended:
                 log.warning("run %s was taken over by another process before it ended", live.id)

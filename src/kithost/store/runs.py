@@ -10,10 +10,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from kithost.core.pagination import ListParams, Page
+from kithost.core.run_usage import RunUsage
 from kithost.core.webhook_events import run_ended
 from kithost.runs.model import RunRecord
 from kithost.store.pagination import paginate
-from kithost.store.tables import run_events, runs
+from kithost.store.tables import run_events, run_usage, runs
 from kithost.store.webhook_outbox import enqueue
 
 
@@ -85,11 +86,18 @@ class RunRepository:
         return Page(data=[_run(row) for row in page.data], has_more=page.has_more)
 
     async def finish(
-        self, run_id: str, owner: str, status: str, last_event_id: int, now: float
+        self,
+        run_id: str,
+        owner: str,
+        status: str,
+        last_event_id: int,
+        now: float,
+        usage: RunUsage | None = None,
     ) -> bool:
         """End a run this owner holds; False when another process has taken it over.
 
-        The ``run.<status>`` webhook deliveries are written in the same transaction.
+        The run's usage (tokens per model, time to first token) and the ``run.<status>``
+        webhook deliveries are written in the same transaction.
         """
         query = (
             update(runs)
@@ -100,6 +108,7 @@ class RunRepository:
                 ended_at=now,
                 owner=None,
                 lease_expires_at=None,
+                first_token_seconds=usage.first_token_seconds if usage else None,
             )
             .returning(*runs.c)
         )
@@ -108,6 +117,20 @@ class RunRepository:
             row = (await conn.execute(query)).first()
             if row is None:
                 return False
+            if usage is not None and usage.models:
+                await conn.execute(
+                    insert(run_usage),
+                    [
+                        {
+                            "run_id": run_id,
+                            "model": model[:200],
+                            "requests": spent.requests,
+                            "input_tokens": spent.input_tokens,
+                            "output_tokens": spent.output_tokens,
+                        }
+                        for model, spent in usage.models.items()
+                    ],
+                )
             if await enqueue(conn, [run_ended(_run(row).to_wire(), now)]):
                 await _waiting_for_disk(conn)
             return True

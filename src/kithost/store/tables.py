@@ -107,6 +107,7 @@ thread_items = Table(
     Column("data", JSONValue, nullable=False),
     Column("created_at", Double, nullable=False),
     Index("ix_thread_items_thread_created", "thread_id", "created_at", "seq"),
+    Index("ix_thread_items_type_created", "type", "created_at"),
 )
 
 attachments = Table(
@@ -341,7 +342,10 @@ runs = Table(
     Column("owner", String(128), nullable=True),
     Column("lease_expires_at", Double, nullable=True),
     Column("cancel_requested_at", Double, nullable=True),
+    # Seconds from the run's start to its first assistant text delta (the Overview's latency).
+    Column("first_token_seconds", Double, nullable=True),
     Index("ix_runs_thread_created", "thread_id", "created_at", "seq"),
+    Index("ix_runs_created", "created_at"),
     Index("ix_runs_status_lease", "status", "lease_expires_at"),
     Index("ix_runs_ended", "ended_at"),
     # At most one live run per thread: the database settles two requests racing for it.
@@ -413,4 +417,27 @@ webhook_deliveries = Table(
     Column("delivered_at", Double, nullable=True),
     Index("ix_webhook_deliveries_due", "status", "next_attempt_at"),
     Index("ix_webhook_deliveries_endpoint", "endpoint_id", "created_at", "seq"),
+)
+
+# A run's model calls, per model (a workflow's agents may use several), written with its end.
+# Gone with the run (a deleted thread, an erased user, retention).
+run_usage = Table(
+    "run_usage",
+    metadata,
+    Column("run_id", String(64), ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True),
+    Column("model", String(200), primary_key=True),
+    Column("requests", Integer, nullable=False),
+    Column("input_tokens", BigInteger, nullable=False),
+    Column("output_tokens", BigInteger, nullable=False),
+)
+
+# Requests refused by a rate limit (429), counted per minute, limit and workflow: the Overview's
+# refusals (``/metrics`` counts them too, but only in memory). No user: nothing personal here.
+rate_limit_refusals = Table(
+    "rate_limit_refusals",
+    metadata,
+    Column("minute", BigInteger, primary_key=True),
+    Column("limit_name", String(32), primary_key=True),
+    Column("workflow_id", String(200), primary_key=True),
+    Column("count", BigInteger, nullable=False),
 )

@@ -13,6 +13,7 @@ from kithost.workflows.base import Turn
 from kithost.workflows.guardrails import ExportEnvironment
 from kithost.workflows.history import HistoryConverter, ReadBytes
 from kithost.workflows.hosted import HostedTools
+from kithost.workflows.model_metrics import record_title_usage
 from kithost.workflows.providers import KithostModelProvider, ProviderConfig
 from kithost.workflows.runtime import TurnRuntime
 
@@ -67,6 +68,7 @@ class AgentServices:
         except Exception as error:  # a title is a nicety: never fail the turn for it
             log.warning("title generation failed: %s", type(error).__name__)
             return None
+        record_title_usage(result, model)
         title = " ".join(str(result.final_output).split()).strip("\"'“” .")
         return title[:MAX_TITLE_CHARS] or None
 

@@ -12,6 +12,7 @@ from typing import Any
 import openai
 from agents.result import RunResultBase
 
+from kithost.core.run_usage import add_model_call
 from kithost.observability import metrics
 
 DEFAULT_MODEL_LABEL = "default"
@@ -26,8 +27,17 @@ def record_model_usage(result: RunResultBase, error: BaseException | None) -> No
     for response in result.raw_responses:
         usage = response.usage
         metrics.model_call(workflow, model, usage.input_tokens, usage.output_tokens)
+        add_model_call(model, usage.input_tokens, usage.output_tokens)
     if isinstance(error, openai.APIError):  # the provider refused, timed out or was unreachable
         metrics.model_error(workflow, model)
+
+
+def record_title_usage(result: RunResultBase, model: str | None) -> None:
+    """A title's model calls, for the run's usage (``/metrics`` counts workflows' calls only)."""
+    for response in result.raw_responses:
+        add_model_call(
+            _model_name(model), response.usage.input_tokens, response.usage.output_tokens
+        )
 
 
 def _model_name(model: Any) -> str:
