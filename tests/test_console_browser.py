@@ -362,7 +362,7 @@ def test_a_session_cancelled_in_admin_shows_in_the_chat(
     expect(user.assistant_messages.last).to_contain_text("You wrote")
 
     admin = new_page()
-    admin.goto(f"{console_server.url}/admin")
+    admin.goto(f"{console_server.url}/admin#sessions")
     admin.get_by_label("Admin API key").fill(ADMIN_KEY)
     admin.get_by_role("button", name="Open the console").click()
     filters = admin.locator("#sessions-filter")
@@ -594,7 +594,7 @@ def test_admin_console(
     expect(chat.page.get_by_text("Write a reply without a model").last).to_be_visible()
     chat.page.screenshot(path=screenshot_path(tmp_path, "screenshot-chat.png"))
 
-    page.goto(f"{console_server.url}/admin")
+    page.goto(f"{console_server.url}/admin#sessions")
     page.get_by_label("Admin API key").fill("sk-wrong")
     page.get_by_role("button", name="Open the console").click()
     expect(page.locator("#login-error")).to_contain_text("Incorrect API key")

@@ -1,6 +1,7 @@
 // The admin console at `/admin`. It calls only kithost's public admin API (the same endpoints the
 // official OpenAI SDKs call), with the admin key the user typed, kept in sessionStorage.
 
+import { overviewView } from "./admin-overview.js";
 import { webhooksView } from "./admin-webhooks.js";
 import { h } from "./dom.js";
 import { renderMarkdown } from "./markdown.js";
@@ -111,7 +112,7 @@ function openConsole() {
 function route() {
   if (!sessionStorage.getItem(KEY_STORAGE)) return showLogin();
   clearError();
-  const [tab, id] = (location.hash.slice(1) || "sessions").split("/");
+  const [tab, id] = (location.hash.slice(1) || "overview").split("/");
   for (const view of document.querySelectorAll(".view")) view.hidden = true;
   for (const link of document.querySelectorAll(".tabs a")) {
     link.toggleAttribute("aria-current", link.dataset.tab === tab);
@@ -138,6 +139,9 @@ function route() {
   } else if (tab === "webhooks") {
     $("view-webhooks").hidden = false;
     webhooks.showList().catch(showError);
+  } else if (tab === "overview") {
+    $("view-overview").hidden = false;
+    overview.show().catch(showError);
   } else {
     $("view-sessions").hidden = false;
     listSessions().catch(showError);
@@ -147,6 +151,7 @@ function route() {
 window.addEventListener("hashchange", route);
 
 const webhooks = webhooksView({ api, showError, clearError, when });
+const overview = overviewView({ api, clearError });
 
 // ------------------------------------------------------------------ workflows
 
