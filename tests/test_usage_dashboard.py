@@ -130,5 +130,7 @@ def test_bad_parameters_are_4xx(usage_server: KithostProcess) -> None:
     assert refused.json()["error"]["param"] == "range"
     assert usage(usage_server, ADMIN_KEY, workflow_id="").status_code == 400
     assert usage(usage_server, ADMIN_KEY, user="x" * 600).status_code == 400
+    assert usage(usage_server, ADMIN_KEY, user="a\x00b").status_code == 400
+    assert usage(usage_server, ADMIN_KEY, workflow_id="wf\x00").status_code == 400
     assert usage(usage_server, None).status_code == 401
     assert usage(usage_server, "sk-wrong").status_code == 401
