@@ -45,7 +45,11 @@ def make_user_data(chat: ChatFactory, user: str | None = None) -> Made:
     """A session, a file uploaded and sent in a new thread, and a second message."""
     uploads = {"file_upload": {"enabled": True}}
     client = chat.open(user or unique_user(), chatkit_configuration=uploads)
-    data = f"notes of {client.user}\n".encode() * 20
+    # Several of the export's read slices long, and not a multiple of 3 (base64's groups).
+    data = f"notes of {client.user}\n".encode() * 20 + b"".join(
+        f"line {n} of the notes\n".encode() for n in range(12_000)
+    )
+    data += b"." * (len(data) % 3 == 0)
     uploaded = client.upload("notes.txt", data, "text/plain")
     assert uploaded.status_code == 200, uploaded.text
     attachment_id = uploaded.json()["id"]
@@ -194,3 +198,19 @@ def test_a_user_id_with_a_slash_and_accents_over_rest(
         assert erased.json()["deleted"]["threads"] == 1
         assert_empty(http.get(f"{path}/export").json())
     assert_gone(server, made)
+
+
+def test_an_attachment_whose_bytes_are_gone_is_exported_as_null(
+    server: KithostProcess, chat: ChatFactory
+) -> None:
+    """A lost data directory does not break the export: the row is there, its bytes null."""
+    made, other = make_user_data(chat), make_user_data(chat)
+    for path in stored_files(server, made.attachment_id):
+        path.unlink()
+    with httpx.Client(base_url=server.url, headers=ADMIN, timeout=30) as http:
+        exported = http.get(f"/v1/chatkit/users/{made.user}/export").json()
+        assert_has_everything(http.get(f"/v1/chatkit/users/{other.user}/export").json(), other)
+    [attachment] = exported["attachments"]
+    assert attachment["id"] == made.attachment_id
+    assert attachment["content_base64"] is None
+    assert [thread["id"] for thread in exported["threads"]] == [made.thread_id]

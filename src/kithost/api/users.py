@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter
+from fastapi.responses import StreamingResponse
 
 from kithost.api import openapi_schemas as wire
 from kithost.api.deps import AdminKey, AppServices
@@ -20,8 +21,9 @@ router = APIRouter(prefix="/v1/chatkit/users", dependencies=[AdminKey])
 )
 async def export_user(user: str, services: AppServices) -> Any:
     """Every session (no secret), thread, item, feedback, run and attachment (bytes in base64)
-    of the user."""
-    return await services.user_data.export(user)
+    of the user, written as it is read (files a slice at a time)."""
+    export = await services.user_data.export(user)
+    return StreamingResponse(export.chunks, media_type="application/json")
 
 
 @router.delete(

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, BinaryIO
 
 import typer
 
@@ -34,20 +35,39 @@ def users_export(
     """Everything of USER as JSON: sessions (no secrets), threads, items, feedback, runs, and
     attachments with their bytes (base64)."""
 
-    async def work(services: Services) -> dict[str, Any]:
-        return await services.user_data.export(user)
+    async def work(services: Services) -> dict[str, int]:
+        export = await services.user_data.export(user)
+        with _opened(output) as sink:
+            async for chunk in export.chunks:
+                sink.write(chunk)
+        return export.counts
 
-    data = run(work)
+    counts = run(work)
     if output is None:
-        print_json(data)
+        sys.stdout.buffer.write(b"\n")
         return
-    output.write_text(json.dumps(data, indent=2), encoding="utf-8")
     typer.echo(
-        f"{output}: {len(data['sessions'])} sessions, {len(data['threads'])} threads, "
-        f"{len(data['items'])} items, {len(data['attachments'])} attachments, "
-        f"{len(data['runs'])} runs",
+        f"{output}: {counts['sessions']} sessions, {counts['threads']} threads, "
+        f"{counts['items']} items, {counts['attachments']} attachments, "
+        f"{counts['runs']} runs",
         err=True,
     )
+
+
+@contextmanager
+def _opened(output: Path | None) -> Iterator[BinaryIO]:
+    """The file to write (replaced only once complete), or standard output."""
+    if output is None:
+        yield sys.stdout.buffer
+        sys.stdout.buffer.flush()
+        return
+    partial = output.with_name(output.name + ".partial")
+    try:
+        with partial.open("wb") as sink:
+            yield sink
+        partial.replace(output)
+    finally:
+        partial.unlink(missing_ok=True)
 
 
 @users_app.command("erase")

@@ -2,17 +2,27 @@
 
 from __future__ import annotations
 
-import base64
 import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from kithost.core.validation import check_text
+from kithost.data_rights.export_stream import BlobReader, export_json
 from kithost.data_rights.retention import BlobDeleter, Journal, RateLimitKeys, remove_leftovers
 from kithost.store.user_data import UserDataRepository
 
 
-class BlobStore(BlobDeleter, Protocol):
-    async def read(self, key: str) -> bytes: ...
+class BlobStore(BlobDeleter, BlobReader, Protocol):
+    pass
+
+
+@dataclass(frozen=True)
+class UserExport:
+    """A user's export, ready to write: ``counts`` per kind, ``chunks`` the JSON document."""
+
+    counts: dict[str, int]
+    chunks: AsyncIterator[bytes]
 
 
 class UserData:
@@ -28,20 +38,21 @@ class UserData:
         self._journal = journal
         self._rate_limits = rate_limits
 
-    async def export(self, user: str) -> dict[str, Any]:
+    async def export(self, user: str) -> UserExport:
         """One JSON document: sessions (no secret), threads, items, feedback, runs, and each
-        attachment with its bytes in ``content_base64`` (null when none were uploaded)."""
+        attachment with its bytes in ``content_base64`` (null when none were uploaded).
+
+        The rows are read here (a bad user id fails before anything is written); the
+        attachments' bytes are read as the document is written, a slice at a time."""
         check_text(user, "user")
         rows = await self._repo.rows(user)
-        for attachment in rows["attachments"]:
-            key = attachment.pop("storage_key", None)
-            attachment["content_base64"] = await self._content(key)
-        return {
+        header = {
             "object": "chatkit.user_data_export",
             "user": user,
             "exported_at": int(time.time()),
-            **rows,
         }
+        counts = {kind: len(records) for kind, records in rows.items()}
+        return UserExport(counts, export_json(header, rows, self._blobs))
 
     async def erase(self, user: str) -> dict[str, Any]:
         """Delete everything of the user; a receipt of what went. Webhook deliveries already
@@ -58,12 +69,3 @@ class UserData:
             "erased_at": int(time.time()),
             "deleted": removed.counts(),
         }
-
-    async def _content(self, key: str | None) -> str | None:
-        if not key:
-            return None
-        try:
-            data = await self._blobs.read(key)
-        except FileNotFoundError:
-            return None
-        return base64.b64encode(data).decode("ascii")
