@@ -31,8 +31,8 @@ FROM ${BASE}
 RUN groupadd --gid 10001 kithost \
  && useradd --uid 10001 --gid 10001 --home-dir /data --no-create-home \
         --shell /usr/sbin/nologin kithost \
- && mkdir -p /data /workflows \
- && chown kithost:kithost /data
+ && mkdir -p /data/files /workflows \
+ && chown -R kithost:kithost /data
 COPY --from=builder /opt/kithost /opt/kithost
 ENV PATH=/opt/kithost/bin:$PATH \
     PYTHONUNBUFFERED=1 \
@@ -41,7 +41,8 @@ ENV PATH=/opt/kithost/bin:$PATH \
     KITHOST_PORT=8000 \
     KITHOST_DATA_DIR=/data \
     KITHOST_WORKFLOWS_DIR=/workflows
-# The SQLite database (when KITHOST_DATABASE_URL is unset), uploaded files' bytes, the pid file.
+# The SQLite database (when KITHOST_DATABASE_URL is unset), uploaded files' bytes (files/: a
+# volume of its own there is one that replicas share, as in compose.yaml), the pid file.
 VOLUME ["/data"]
 WORKDIR /data
 # Numeric, so that a runtime can tell it is not root (Kubernetes' runAsNonRoot).

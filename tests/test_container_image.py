@@ -10,9 +10,12 @@ data that a new container on it finds again.
 
 from __future__ import annotations
 
+import json
 import secrets
+import subprocess
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,10 +23,13 @@ import httpx
 import openai
 import pytest
 import redis
+from openai.types.beta.chatkit import ChatSession
 
 from kithost.pid_file import SIGTERM_EXIT_CODE
+from tests.support.balancer import HAPROXY
 from tests.support.chatkit_client import unique_user
 from tests.support.containers import Podman
+from tests.support.databases import fresh_database
 from tests.support.ports import free_port
 from tests.support.process import ADMIN_KEY
 
@@ -75,7 +81,11 @@ class Containers:
         self.volumes.append(name)
         return name
 
-    def start(self, volume: str, env: dict[str, str], timeout: float = 120) -> Container:
+    def start(
+        self, env: dict[str, str], volumes: dict[str, str], timeout: float = 120
+    ) -> Container:
+        """A container of the image on the host's network, ready (``/healthz``); ``volumes``
+        maps volume names to where they are mounted."""
         container = Container(f"kithost-test-{secrets.token_hex(6)}", free_port())
         settings = {**env, "KITHOST_PORT": str(container.port), "KITHOST_DRAIN_SECONDS": "2"}
         self.podman(
@@ -88,8 +98,7 @@ class Containers:
             # No timer (this machine has no systemd for podman's); `healthcheck run` runs it.
             "--health-interval",
             "disable",
-            "--volume",
-            f"{volume}:/data",
+            *[f"--volume={name}:{path}" for name, path in volumes.items()],
             *[f"--env={key}={value}" for key, value in settings.items()],
             self.image,
         )
@@ -145,7 +154,7 @@ def test_the_image_serves_as_a_user_and_keeps_its_data_in_the_volume(
         env |= {"KITHOST_DATABASE_URL": database_url, "KITHOST_REDIS_URL": REDIS_URL}
     # Otherwise nothing: the default database is the SQLite file in the volume.
     volume = containers.volume()
-    first = containers.start(volume, env)
+    first = containers.start(env, {volume: "/data"})
 
     with sdk(first) as client:
         session = client.beta.chatkit.sessions.create(user=unique_user(), workflow={"id": WORKFLOW})
@@ -180,7 +189,7 @@ def test_the_image_serves_as_a_user_and_keeps_its_data_in_the_volume(
     assert "Application shutdown complete" in containers.logs(first)
 
     # A new container on the same volume (and database) finds the session and the file.
-    second = containers.start(volume, env)
+    second = containers.start(env, {volume: "/data"})
     with sdk(second) as client:
         assert client.files.content(upload.id).read() == DATA
         cancelled = client.beta.chatkit.sessions.cancel(session.id)
@@ -192,3 +201,93 @@ def test_the_image_serves_as_a_user_and_keeps_its_data_in_the_volume(
         if mine:
             keys.delete(*mine)
         keys.close()
+
+
+# compose.yaml's layout: two containers of the image behind deploy/haproxy.cfg
+
+
+@contextmanager
+def haproxy(config: str, workdir: Path) -> Iterator[str]:
+    """Debian's HAProxy with ``config``, in the foreground as our child; yields its URL."""
+    port = free_port()
+    path = workdir / "haproxy.cfg"
+    path.write_text(config.replace("bind :8080", f"bind 127.0.0.1:{port}"))
+    check = subprocess.run([HAPROXY, "-c", "-q", "-f", str(path)], capture_output=True, text=True)
+    assert check.returncode == 0, check.stderr
+    log = (workdir / "haproxy.log").open("wb")
+    proc = subprocess.Popen([HAPROXY, "-db", "-f", str(path)], stdout=log, stderr=log)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while not _answers(f"{url}/healthz"):
+            assert proc.poll() is None, (workdir / "haproxy.log").read_text()
+            assert time.monotonic() < deadline, "HAProxy never answered"
+            time.sleep(0.2)
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+        log.close()
+
+
+def _answers(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def new_session(client: openai.OpenAI) -> ChatSession:
+    return client.beta.chatkit.sessions.create(user=unique_user(), workflow={"id": WORKFLOW})
+
+
+def served(containers: Containers, container: Container, route: str) -> int:
+    """How many requests to ``route`` (a route template) the container's JSON log shows."""
+    count = 0
+    for line in containers.logs(container).splitlines():
+        if line.startswith("{"):
+            entry = json.loads(line)
+            count += entry.get("event") == "request" and entry.get("route") == route
+    return count
+
+
+def test_two_containers_behind_the_compose_haproxy_share_files_and_survive_a_stop(
+    podman: Podman, containers: Containers, tmp_path: Path
+) -> None:
+    """As compose.yaml runs them: one PostgreSQL and Redis, each replica its own /data and one
+    shared volume for files' bytes, HAProxy with deploy/haproxy.cfg (addresses made local)."""
+    with fresh_database("postgresql", tmp_path) as database_url:
+        env = {
+            "KITHOST_API_KEYS": ADMIN_KEY,
+            "KITHOST_DATABASE_URL": database_url,
+            "KITHOST_REDIS_URL": REDIS_URL,
+            "KITHOST_LOG_FORMAT": "json",
+        }
+        files = containers.volume()
+        replicas = [
+            containers.start(env, {containers.volume(): "/data", files: "/data/files"})
+            for _ in range(2)
+        ]
+        config = (ROOT / "deploy" / "haproxy.cfg").read_text()
+        for number, replica in enumerate(replicas, start=1):
+            config = config.replace(f"kithost-{number}:8000", f"127.0.0.1:{replica.port}")
+        with haproxy(config, tmp_path) as url:
+            balanced = Container("haproxy", int(url.rsplit(":", 1)[1]))
+            assert httpx.get(f"{url}/metrics").status_code == 404  # scraped inside only
+            with sdk(balanced) as client:
+                upload = client.files.create(file=("shared.txt", DATA), purpose="user_data")
+                # Round robin: each replica reads the bytes, whichever one stored them.
+                for _ in range(4):
+                    assert client.files.content(upload.id).read() == DATA
+                content = "/v1/files/{file_id}/content"
+                assert [served(containers, r, content) for r in replicas] == [2, 2]
+
+                # A replica stopped (a deploy): the other one answers every request meanwhile.
+                stopping = podman.background("stop", "--time", "30", replicas[0].name)
+                made = []
+                while stopping.poll() is None and len(made) < 1000:
+                    made.append(new_session(client))
+                assert stopping.wait(timeout=60) == 0
+                made += [new_session(client) for _ in range(4)]  # the other one alone now
+                assert {session.status for session in made} == {"active"}
+                assert client.files.content(upload.id).read() == DATA

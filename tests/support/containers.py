@@ -84,6 +84,15 @@ class Podman:
             )
         return result
 
+    def background(self, *args: str) -> subprocess.Popen[bytes]:
+        """A podman command left running (its output discarded); the caller waits for it."""
+        return subprocess.Popen(
+            [PODMAN, "--runtime", "runc", *args],
+            env={**os.environ, "CONTAINERS_CONF": str(self.conf)},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+
     def base_image(self) -> str:
         """The local base image (made now if this recipe has none yet): its name."""
         recipe = {
