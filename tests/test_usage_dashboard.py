@@ -13,11 +13,22 @@ import uuid
 from collections.abc import Iterator
 from typing import Any
 
+import httpx
 import pytest
 
+from tests.support.chatkit_client import ChatFactory
 from tests.support.fake_model import FakeModelServer
 from tests.support.process import ADMIN_KEY, KithostProcess
-from tests.support.usage_seeding import ALPHA, BETA, MODELS, Traffic, traffic_on, usage, usage_env
+from tests.support.usage_seeding import (
+    ALPHA,
+    BETA,
+    MODELS,
+    Traffic,
+    TrafficMaker,
+    traffic_on,
+    usage,
+    usage_env,
+)
 
 TOTALS = ("conversations", "messages", "active_users", "runs", "failed_runs", "refusals")
 TOKEN_TOTALS = ("input_tokens", "output_tokens")
@@ -134,3 +145,30 @@ def test_bad_parameters_are_4xx(usage_server: KithostProcess) -> None:
     assert usage(usage_server, ADMIN_KEY, workflow_id="wf\x00").status_code == 400
     assert usage(usage_server, None).status_code == 401
     assert usage(usage_server, "sk-wrong").status_code == 401
+
+
+def test_an_erased_user_takes_their_usage_along(
+    usage_server: KithostProcess, fake: FakeModelServer, traffic: Traffic
+) -> None:
+    """Erasure deletes the user's runs; their per-model usage goes with them (the foreign key
+    cascades on both databases) and the totals fall back to the seeded traffic's."""
+    before = read(usage_server, range="24h", workflow_id=ALPHA)
+    with ChatFactory(usage_server.url) as factory:
+        extra = TrafficMaker(usage_server, fake, factory)
+        extra.turn(f"erased-{uuid.uuid4().hex[:8]}", ALPHA, "Forget me afterwards")
+    done = extra.traffic.turns[0]
+    ((spent_in, spent_out),) = done.tokens.values()
+    grown = read(usage_server, range="24h", workflow_id=ALPHA)
+    assert grown["totals"]["messages"] == before["totals"]["messages"] + 1
+    assert grown["totals"]["input_tokens"] == before["totals"]["input_tokens"] + spent_in
+    assert grown["totals"]["output_tokens"] == before["totals"]["output_tokens"] + spent_out
+    erased = httpx.delete(
+        f"{usage_server.url}/v1/chatkit/users/{done.user}",
+        headers={"Authorization": f"Bearer {ADMIN_KEY}", "OpenAI-Beta": "chatkit_beta=v1"},
+        timeout=30,
+    )
+    assert erased.status_code == 200, erased.text
+    assert erased.json()["deleted"]["runs"] == 1
+    after = read(usage_server, range="24h", workflow_id=ALPHA)
+    check_totals(after, traffic.expected(workflow=ALPHA))
+    assert read(usage_server, range="24h", user=done.user)["tokens"] == []
