@@ -11,6 +11,9 @@ NODE_INSTALLED := $(NODE_DIR)/node_modules/.installed
 CHROMIUM := /usr/bin/chromium
 # Two kithost processes behind a real load balancer (tests/test_runs_cluster.py): Debian's HAProxy.
 HAPROXY := /usr/sbin/haproxy
+# The container image's test (tests/test_container_image.py): Debian's podman with the runc
+# runtime, and debootstrap for the local base image it builds on.
+CONTAINER_TOOLS := /usr/bin/podman /usr/sbin/runc /usr/sbin/debootstrap
 
 .PHONY: serve test lint typecheck pytest fuzz screenshots bench lock clean docs-cli
 
@@ -33,6 +36,9 @@ $(CHROMIUM):
 $(HAPROXY):
 	test -x $(HAPROXY) || (apt-get update && apt-get install -y haproxy)
 
+$(CONTAINER_TOOLS):
+	test -x $@ || (apt-get update && apt-get install -y podman runc debootstrap)
+
 # The chat at http://127.0.0.1:8000 signs in with the demo sign-in (off unless this is set).
 # make serve PORT=8080 HOST=0.0.0.0 WORKFLOWS=./workflows: where to listen, which folder (read
 # from this command line only: shells often export HOST or PORT for other purposes). Any other
@@ -43,7 +49,7 @@ serve: $(INSTALLED)
 	KITHOST_DEMO_SIGNIN=true $(call given,WORKFLOWS,KITHOST_WORKFLOWS_DIR=$(WORKFLOWS)) \
 	  $(BIN)/kithost serve $(call given,HOST,--host $(HOST)) $(call given,PORT,--port $(PORT))
 
-test: $(INSTALLED) $(NODE_INSTALLED) $(CHROMIUM) $(HAPROXY) lint typecheck pytest
+test: $(INSTALLED) $(NODE_INSTALLED) $(CHROMIUM) $(HAPROXY) $(CONTAINER_TOOLS) lint typecheck pytest
 
 lint: $(INSTALLED)
 	$(BIN)/ruff check src tests bench
@@ -56,7 +62,7 @@ typecheck: $(INSTALLED)
 # the work is mostly waiting on processes, so PYTEST_WORKERS beats the core count. 0 runs serially.
 # --durations: the log names the slowest tests (and module setups), where the suite's time goes.
 PYTEST_WORKERS ?= 4
-pytest: $(INSTALLED) $(NODE_INSTALLED) $(CHROMIUM) $(HAPROXY)
+pytest: $(INSTALLED) $(NODE_INSTALLED) $(CHROMIUM) $(HAPROXY) $(CONTAINER_TOOLS)
 	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadfile --durations=30
 
 # The fuzzers of `make test` (Schemathesis on /v1/openapi.json, the ChatKit protocol fuzzer) for
