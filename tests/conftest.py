@@ -107,6 +107,7 @@ def page(new_page: Callable[[], Page]) -> Page:
 # order they are collected, and a slow file handed out last keeps the run going on one worker.
 SLOW_FIRST = (
     "test_import.py",
+    "test_container_image.py",  # minutes on a fresh machine: it makes its base image, then builds
     "test_fuzz_openapi.py",
     "test_fuzz_protocol.py",
     "test_vector_stores_cli.py",
