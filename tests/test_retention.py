@@ -233,3 +233,29 @@ def test_a_purged_sessions_rate_limit_key_goes_from_redis(
     assert rate_limit_keys(session["id"])
     sweep(server, session["expires_at"] + 31 * DAY)
     assert rate_limit_keys(session["id"]) == []
+
+
+def test_refusal_counts_go_a_day_after_the_overviews_longest_range(
+    server: KithostProcess,
+) -> None:
+    """The Overview's per-minute rate-limit refusals are kept 31 days, then swept."""
+    with ChatFactory(server.url) as chat:
+        client = chat.open(
+            user=unique_user(), workflow=SHORT, rate_limits={"max_requests_per_1_minute": 1}
+        )
+        assert client.request("threads.list", limit=1).status_code == 200
+        for _ in range(3):
+            assert client.request("threads.list", limit=1).status_code == 429
+    refused_at = time.time()
+
+    def refusals() -> int:
+        sql = "SELECT COALESCE(SUM(count), 0) FROM rate_limit_refusals WHERE workflow_id = :w"
+        [(total,)] = query(server.database_url, sql, w=SHORT)
+        return int(total)
+
+    # Counted in memory, written within seconds (the Overview writes them before it reads).
+    wait_until(lambda: refusals() == 3)
+    sweep(server, refused_at + 30 * DAY)
+    assert refusals() == 3
+    sweep(server, refused_at + 32 * DAY)
+    assert refusals() == 0

@@ -54,6 +54,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         drain_on_terminate(services)
         services.retrieval.start_worker()
         services.retention.start(services.settings.retention_interval_seconds)
+        services.refusals.start()
         if services.vector_search is not None and services.vector_search.index is not None:
             services.vector_search.index.start_backfill()  # chunks ingested without vectors
         try:

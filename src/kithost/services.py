@@ -20,6 +20,7 @@ from kithost.core.uploads import UploadPolicy
 from kithost.data_rights.retention import RetentionPolicy, RetentionSweeper
 from kithost.data_rights.user_data import UserData
 from kithost.observability import metrics
+from kithost.observability.refusal_tally import RefusalTally
 from kithost.retrieval.service import Retrieval
 from kithost.retrieval.vector_index import IndexChoice, open_vector_index
 from kithost.runs.backends import open_journal, open_signals
@@ -82,6 +83,7 @@ class Services:
     user_data: UserData
     retention: RetentionSweeper
     usage: UsageRepository
+    refusals: RefusalTally
     vector_search: IndexChoice | None = None
     """How file search ranks (keyword only, or hybrid and with what), for the start banner."""
 
@@ -100,6 +102,7 @@ class Services:
 
     async def close(self) -> None:
         await self.retention.close()
+        await self.refusals.close()
         await self.runs.close()
         await self.webhook_dispatcher.close()
         await self.retrieval.close()
@@ -167,6 +170,7 @@ async def open_services(settings: Settings) -> Services:
     webhook_repo = WebhookRepository(engine)
     rate_limiter = SessionRateLimiter(storage_uri(settings.redis_url))
     signer = WebhookSigner(await get_or_create_secret(engine, SIGNING_KEY_NAME))
+    usage = UsageRepository(engine)
     services = Services(
         settings=settings,
         engine=engine,
@@ -201,7 +205,8 @@ async def open_services(settings: Settings) -> Services:
             rate_limiter,
             lambda: services.retention_policy(),
         ),
-        usage=UsageRepository(engine),
+        usage=usage,
+        refusals=RefusalTally(usage),
         vector_search=vector_index,
     )
     services.reload_workflows()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import logging
 import time
 from typing import Annotated, Any
 
@@ -105,7 +104,7 @@ async def client_context(
     try:
         await services.rate_limiter.hit(session.id, session.max_requests_per_1_minute)
     except RateLimited:
-        await record_refusal(services, "session", session.workflow.id)
+        record_refusal(services, "session", session.workflow.id)
         raise
     check_ids(request.path_params)
     return RequestContext(
@@ -115,12 +114,9 @@ async def client_context(
     )
 
 
-async def record_refusal(services: Services, limit_name: str, workflow_id: str) -> None:
-    """Count a 429 for the Overview; a failure to count never changes the answer."""
-    try:
-        await services.usage.record_refusal(limit_name, workflow_id, time.time())
-    except Exception as error:
-        logging.getLogger("kithost.usage").warning("could not count a refusal: %s", error)
+def record_refusal(services: Services, limit_name: str, workflow_id: str) -> None:
+    """Count a 429 for the Overview (in memory; written every few seconds)."""
+    services.refusals.note(limit_name, workflow_id, time.time())
 
 
 ClientContext = Annotated[RequestContext, Depends(client_context)]

@@ -47,7 +47,7 @@ async def per_key_limit(
         try:
             await services.rate_limiter.hit(hash_secret(key), per_minute, scope="API key")
         except RateLimited:
-            await record_refusal(services, "server_turns", "")
+            record_refusal(services, "server_turns", "")
             raise
 
 

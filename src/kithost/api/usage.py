@@ -32,6 +32,7 @@ async def usage(
     kithost's own database."""
     check_text(user, "user")
     check_id(workflow_id, "workflow_id")
+    await services.refusals.flush()  # this process's latest, not up to 5 s late
     win = window(range_, time.time())
     counts = await services.usage.counts(win, workflow_id, user)
     return report(win, counts, workflow_id, user)

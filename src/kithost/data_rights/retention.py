@@ -14,6 +14,9 @@ from typing import Protocol
 from kithost.store.retention import DAY, RetentionRepository, expired_threads
 from kithost.store.thread_removal import Removed
 
+# Rate-limit refusal counts (the Overview's) are kept one day longer than its longest range.
+REFUSALS_KEPT_DAYS = 31
+
 log = logging.getLogger("kithost.retention")
 
 
@@ -99,6 +102,7 @@ class RetentionSweeper:
                         await self._rate_limits.forget(
                             session.id, session.max_requests_per_1_minute
                         )
+            await self._repo.drop_refusals_before(now - REFUSALS_KEPT_DAYS * DAY)
             return report
 
     def start(self, interval_seconds: float) -> None:

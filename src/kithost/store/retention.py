@@ -1,5 +1,5 @@
-"""Retention's SQL: which threads have outlived their retention, the sweep's lock, and the purge
-of sessions long expired."""
+"""Retention's SQL: which threads have outlived their retention, the sweep's lock, the purge
+of sessions long expired, and of refusal counts older than the Overview shows."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from sqlalchemy import ColumnElement, delete, false, or_, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from kithost.store.tables import sessions, threads
+from kithost.store.tables import rate_limit_refusals, sessions, threads
 from kithost.store.thread_removal import Removed, no_live_run, remove_threads
 
 BATCH = 100  # threads per transaction
@@ -98,3 +98,13 @@ class RetentionRepository:
             result = await conn.execute(delete(sessions).where(sessions.c.id.in_(ids), gone))
         batch = [ExpiredSession(row.id, row.max_requests_per_1_minute) for row in rows]
         return batch, int(result.rowcount)
+
+    async def drop_refusals_before(self, before: float) -> int:
+        """Delete the per-minute refusal counts older than ``before`` (the Overview shows
+        30 days at most); how many rows went."""
+        minute = int(before // 60)
+        async with self._engine.begin() as conn:
+            result = await conn.execute(
+                delete(rate_limit_refusals).where(rate_limit_refusals.c.minute < minute)
+            )
+        return int(result.rowcount)

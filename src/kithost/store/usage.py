@@ -1,5 +1,5 @@
 """The Overview's numbers, counted in SQL per bucket (SQLite and PostgreSQL), and rate-limit
-refusals recorded per minute."""
+refusals added per minute (counted in memory first: observability/refusal_tally.py)."""
 
 from __future__ import annotations
 
@@ -21,22 +21,20 @@ class UsageRepository:
     def __init__(self, engine: AsyncEngine):
         self._engine = engine
 
-    async def record_refusal(self, limit_name: str, workflow_id: str, now: float) -> None:
-        """Count one 429: one upsert on this minute's row."""
-        values = {
-            "minute": int(now // 60),
-            "limit_name": limit_name,
-            "workflow_id": workflow_id[:200],
-            "count": 1,
-        }
+    async def add_refusals(self, counts: dict[tuple[int, str, str], int]) -> None:
+        """Add refusals counted per (minute, limit, workflow): one upsert per row, one
+        transaction."""
         async with self._engine.begin() as conn:
             dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-            statement = dialect.insert(rate_limit_refusals).values(**values)
-            statement = statement.on_conflict_do_update(
-                index_elements=["minute", "limit_name", "workflow_id"],
-                set_={"count": rate_limit_refusals.c["count"] + 1},
-            )
-            await conn.execute(statement)
+            for (minute, limit_name, workflow_id), count in counts.items():
+                statement = dialect.insert(rate_limit_refusals).values(
+                    minute=minute, limit_name=limit_name, workflow_id=workflow_id, count=count
+                )
+                statement = statement.on_conflict_do_update(
+                    index_elements=["minute", "limit_name", "workflow_id"],
+                    set_={"count": rate_limit_refusals.c["count"] + statement.excluded["count"]},
+                )
+                await conn.execute(statement)
 
     async def counts(self, win: Window, workflow_id: str | None, user: str | None) -> UsageCounts:
         async with self._engine.connect() as conn:
