@@ -8,23 +8,25 @@
 # useradd; the test suite builds on a local Debian image (tests/test_container_image.py).
 ARG BASE=python:3.12-slim
 
-# ---- builder: a virtual environment with kithost and its pinned dependencies -------------------
-FROM ${BASE} AS builder
+# ---- dependencies: a virtual environment with kithost's pinned runtime dependencies -----------
+FROM ${BASE} AS dependencies
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PIP_NO_CACHE_DIR=1 \
     PIP_ROOT_USER_ACTION=ignore
 RUN python3 -m venv /opt/kithost
 WORKDIR /build
-# Dependencies first (their layer is rebuilt only when pyproject.toml or the lock file changes):
-# kithost's runtime requirements, at the versions requirements.lock pins (the lock also pins the
-# test tools, which stay out of the image).
+# kithost's runtime requirements at the versions requirements.lock pins (the lock also pins the
+# test tools, which stay out of the image). This stage, and the image's largest layer, are
+# rebuilt only when pyproject.toml or the lock file change, not when the code does.
 COPY pyproject.toml requirements.lock ./
 RUN python3 -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" > runtime.txt \
  && /opt/kithost/bin/pip install --requirement runtime.txt --constraint requirements.lock
+
+# ---- wheel: kithost itself, built from the source --------------------------------------------
+FROM dependencies AS wheel
 COPY README.md ./
 COPY src ./src
-RUN /opt/kithost/bin/pip install --no-deps . \
- && /opt/kithost/bin/kithost --help > /dev/null
+RUN /opt/kithost/bin/pip wheel --no-deps --wheel-dir /wheels .
 
 # ---- the image: the base, the environment, a user without privileges ---------------------------
 FROM ${BASE}
@@ -33,7 +35,12 @@ RUN groupadd --gid 10001 kithost \
         --shell /usr/sbin/nologin kithost \
  && mkdir -p /data/files /workflows \
  && chown -R kithost:kithost /data
-COPY --from=builder /opt/kithost /opt/kithost
+COPY --from=dependencies /opt/kithost /opt/kithost
+COPY --from=wheel /wheels /tmp/wheels
+RUN /opt/kithost/bin/pip install --no-deps --no-index --no-cache-dir --disable-pip-version-check \
+        /tmp/wheels/*.whl \
+ && rm -rf /tmp/wheels \
+ && /opt/kithost/bin/kithost --help > /dev/null
 ENV PATH=/opt/kithost/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     HOME=/data \
