@@ -200,3 +200,30 @@ def test_first_start_prints_a_key_once(cli: Cli) -> None:
     listed = cli.ok("keys", "list").splitlines()
     assert len(listed) == 1
     assert listed[0].split()[2] == "active"
+
+
+@pytest.mark.parametrize(
+    ("env", "told"),
+    [
+        ({"KITHOST_HOST": "0.0.0.0"}, "http://127.0.0.1:{port}"),
+        (
+            {"KITHOST_HOST": "0.0.0.0", "KITHOST_PUBLIC_URL": "https://chat.example.com/"},
+            "https://chat.example.com",
+        ),
+    ],
+    ids=["wildcard-bind", "public-url"],
+)
+def test_the_first_key_banner_names_an_address_clients_can_use(
+    sqlite_cli: Cli, env: dict[str, str], told: str
+) -> None:
+    """Bound to every interface (as in the container image), the banner does not tell the
+    backend to call 0.0.0.0: it names the loopback address, or KITHOST_PUBLIC_URL when set."""
+    server = NoConfiguredKeys(sqlite_cli.database_url, sqlite_cli.workdir, env)
+    try:
+        server.start()
+        output = server.log_path.read_text()
+    finally:
+        server.stop()
+    expected = told.format(port=server.port)
+    assert f'OpenAI(base_url="{expected}/v1"' in output
+    assert f"kithost is serving on http://0.0.0.0:{server.port}" in output

@@ -63,7 +63,9 @@ def test_two_replicas_of_one_image_with_one_configuration() -> None:
     assert environment["KITHOST_REDIS_URL"].startswith("redis://redis:")
     # The drain fits in the time compose gives a stopping container before killing it.
     grace = int(shared[0]["stop_grace_period"].removesuffix("s"))
-    assert grace > float(environment["KITHOST_DRAIN_SECONDS"])
+    assert grace > float(environment["KITHOST_DRAIN_SECONDS"]) + float(
+        environment["KITHOST_DRAIN_NOTICE_SECONDS"]
+    )
 
 
 def test_each_replica_has_its_own_data_and_all_share_the_files() -> None:

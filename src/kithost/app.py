@@ -114,8 +114,9 @@ def reload_on_hangup(services: Services) -> None:
 
 
 def drain_on_terminate(services: Services) -> None:
-    """``SIGTERM`` drains: no new runs, ``/healthz`` 503, running answers get
-    ``KITHOST_DRAIN_SECONDS`` to finish (the rest are interrupted), then uvicorn shuts down.
+    """``SIGTERM`` drains: ``/healthz`` 503 at once; after ``KITHOST_DRAIN_NOTICE_SECONDS``
+    (for the load balancer to notice) no new runs, and running answers get
+    ``KITHOST_DRAIN_SECONDS`` to finish (the rest are interrupted); then uvicorn shuts down.
 
     uvicorn's own handler (installed before the app starts) does the shutdown; a second
     ``SIGTERM`` goes straight to it.
@@ -127,15 +128,20 @@ def drain_on_terminate(services: Services) -> None:
 
     async def drain_then_shut_down() -> None:
         try:
+            notice = services.settings.drain_notice_seconds
+            if notice > 0:
+                log.info("SIGTERM: /healthz says draining; serving %.0f s more", notice)
+                await asyncio.sleep(notice)
+            log.info("SIGTERM: draining for up to %.0f s", services.settings.drain_seconds)
             await services.runs.drain(services.settings.drain_seconds)
         finally:
             shutdown(signal.SIGTERM, None)
 
     def on_terminate() -> None:
-        if services.runs.draining:
+        if services.runs.stopping:
             shutdown(signal.SIGTERM, None)
             return
-        log.info("SIGTERM: draining for up to %.0f s", services.settings.drain_seconds)
+        services.runs.announce_stop()
         _background.add(loop.create_task(drain_then_shut_down()))
 
     with contextlib.suppress(NotImplementedError, RuntimeError):

@@ -246,6 +246,13 @@ class Settings(BaseSettings):
         description="On SIGTERM, how long running answers may finish (while `/healthz` says "
         "`draining`) before the rest are interrupted with their partial answers saved.",
     )
+    drain_notice_seconds: float = Field(
+        default=0.0,
+        ge=0,
+        description="On SIGTERM, how long to go on serving everything while `/healthz` already "
+        "answers 503, before the drain: enough for a load balancer's health check to take the "
+        "process out (its check interval times its fall count), so no request meets a closed port.",
+    )
     run_events_ttl: float = Field(
         default=3600.0,
         gt=0,

@@ -17,7 +17,7 @@ router = APIRouter()
 
 @router.get("/healthz", operation_id="healthz", responses=health_responses())
 async def healthz(services: AppServices) -> Any:
-    if services.runs.draining:
+    if services.runs.stopping:
         # Shutting down (SIGTERM): a load balancer should send new requests elsewhere.
         return JSONResponse({"status": "draining", "runs": services.runs.running}, status_code=503)
     async with services.engine.connect() as conn:

@@ -51,13 +51,14 @@ def serve(
     overrides = {k: v for k, v in {"host": host, "port": port}.items() if v is not None}
     settings = settings.model_copy(update=overrides)
     first_key, workflow_id, model_line = run(_startup)
-    base_url = f"http://{settings.host}:{settings.port}"
+    bound_url = f"http://{_url_host(settings.host)}:{settings.port}"
+    client_url = _client_url(settings)
     if first_key:
-        typer.echo(_first_key_banner(first_key, base_url, workflow_id))
+        typer.echo(_first_key_banner(first_key, client_url, workflow_id))
     typer.echo(model_line)
     if settings.demo_signin:
-        typer.echo(f"Chat in a browser: {base_url}/  (admin console: {base_url}/admin)")
-    typer.echo(f"kithost is serving on {base_url} (database: {database_label(settings)})")
+        typer.echo(f"Chat in a browser: {client_url}/  (admin console: {client_url}/admin)")
+    typer.echo(f"kithost is serving on {bound_url} (database: {database_label(settings)})")
     log_format = resolve_format(settings.log_format)
     logging_config = log_config(log_format, settings.log_level)  # signed links redacted in it
     logging.config.dictConfig(logging_config)
@@ -127,6 +128,22 @@ def _with_search(line: str, services: Services) -> str:
     """The banner's line on file search: hybrid (with what) or keyword only (and why)."""
     choice = services.vector_search
     return f"{line}\nFile search: {choice.description}." if choice is not None else line
+
+
+_LOOPBACK_FOR_WILDCARD = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}
+
+
+def _url_host(host: str) -> str:
+    return f"[{host}]" if ":" in host else host
+
+
+def _client_url(settings: Settings) -> str:
+    """Where the banners tell clients to go: KITHOST_PUBLIC_URL when set; for a wildcard bind
+    (0.0.0.0, ::, as in a container) this machine's loopback, not the unusable 0.0.0.0."""
+    if settings.public_url:
+        return settings.public_url.rstrip("/")
+    host = _LOOPBACK_FOR_WILDCARD.get(settings.host, settings.host)
+    return f"http://{_url_host(host)}:{settings.port}"
 
 
 def _first_key_banner(key: str, base_url: str, workflow_id: str) -> str:

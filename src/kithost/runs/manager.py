@@ -68,6 +68,8 @@ class RunManager:
         self.events_ttl = events_ttl
         self.owner = this_process()
         self.draining = False
+        # Set on SIGTERM, before the drain: /healthz answers 503 while runs are still taken.
+        self.stopping = False
         self._live: dict[str, LiveRun] = {}
         self._dirty = asyncio.Event()
         self._journal_lock = asyncio.Lock()
@@ -85,9 +87,13 @@ class RunManager:
             asyncio.create_task(self._keep_loop(), name="kithost-runs-leases"),
         ]
 
+    def announce_stop(self) -> None:
+        """From now on ``/healthz`` says ``draining``; runs are still taken until ``drain``."""
+        self.stopping = True
+
     async def drain(self, seconds: float) -> None:
         """Take no new runs; let running ones finish for ``seconds``, then interrupt the rest."""
-        self.draining = True
+        self.stopping = self.draining = True
         running = list(self._live.values())
         if running and seconds > 0:
             log.info(
