@@ -20,6 +20,7 @@ from tests.support.browser import chromium, screenshot_path
 from tests.support.fake_model import FakeModelServer
 from tests.support.process import ADMIN_KEY, KithostProcess
 from tests.support.usage_seeding import ALPHA, BETA, Traffic, traffic_on, usage_env
+from tests.support.workflow_files import serving
 
 expect.set_options(timeout=20_000)
 
@@ -31,10 +32,8 @@ def console_server(
     database_url: str, fake: FakeModelServer, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[KithostProcess]:
     workdir = tmp_path_factory.mktemp("console-overview")
-    process = KithostProcess(database_url, workdir, usage_env(fake, workdir / "workflows"))
-    process.start()
-    yield process
-    process.stop()
+    with serving(database_url, workdir, usage_env(fake, workdir / "workflows")) as process:
+        yield process
 
 
 @pytest.fixture(scope="module")

@@ -29,6 +29,7 @@ from tests.support.usage_seeding import (
     usage,
     usage_env,
 )
+from tests.support.workflow_files import serving
 
 TOTALS = ("conversations", "messages", "active_users", "runs", "failed_runs", "refusals")
 TOKEN_TOTALS = ("input_tokens", "output_tokens")
@@ -39,10 +40,8 @@ def usage_server(
     database_url: str, fake: FakeModelServer, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[KithostProcess]:
     workdir = tmp_path_factory.mktemp("usage")
-    process = KithostProcess(database_url, workdir, usage_env(fake, workdir / "workflows"))
-    process.start()
-    yield process
-    process.stop()
+    with serving(database_url, workdir, usage_env(fake, workdir / "workflows")) as process:
+        yield process
 
 
 @pytest.fixture(scope="module")
