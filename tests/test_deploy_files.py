@@ -15,8 +15,8 @@ from typing import Any
 
 import yaml
 
-from kithost.settings import Settings
 from tests.support.balancer import HAPROXY
+from tests.support.setting_names import setting_names
 
 ROOT = Path(__file__).resolve().parents[1]
 COMPOSE = ROOT / "compose.yaml"
@@ -33,15 +33,6 @@ def compose() -> dict[str, Any]:
 def replicas() -> dict[str, dict[str, Any]]:
     services = compose()["services"]
     return {name: spec for name, spec in services.items() if name.startswith("kithost-")}
-
-
-def settings_read() -> set[str]:
-    prefix = str(Settings.model_config.get("env_prefix", ""))
-    names = set()
-    for name, field in Settings.model_fields.items():
-        alias = field.validation_alias
-        names.add(alias if isinstance(alias, str) else f"{prefix}{name}".upper())
-    return names
 
 
 def image_setting(name: str) -> str:
@@ -109,4 +100,4 @@ def test_haproxy_accepts_the_configuration() -> None:
 def test_every_setting_named_is_one_kithost_reads() -> None:
     named = set(SETTING.findall(COMPOSE.read_text() + ENV_EXAMPLE.read_text()))
     assert {"KITHOST_PUBLIC_URL", "KITHOST_CORS_ORIGINS", "KITHOST_DATABASE_URL"} <= named
-    assert named - settings_read() == set()
+    assert named - setting_names() == set()

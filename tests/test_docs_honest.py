@@ -26,6 +26,7 @@ from typing import Any
 import pytest
 
 from kithost.settings import Settings
+from tests.support.setting_names import setting_names
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
@@ -71,16 +72,6 @@ def command_tree() -> dict[str, dict[str, list[str]]]:
     )
     tree: dict[str, dict[str, list[str]]] = json.loads(result.stdout)
     return tree
-
-
-def setting_names() -> set[str]:
-    """The environment variables Settings reads."""
-    prefix = str(Settings.model_config.get("env_prefix", ""))
-    names = set()
-    for name, field in Settings.model_fields.items():
-        alias = field.validation_alias
-        names.add(alias if isinstance(alias, str) else f"{prefix}{name}".upper())
-    return names
 
 
 def option_variables() -> set[str]:
