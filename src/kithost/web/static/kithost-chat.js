@@ -695,6 +695,10 @@ export class KithostChat extends HTMLElement {
     el.classList.toggle("kc-streaming", streaming);
     if (existing) {
       if (existing.el.classList.contains("kc-stopped")) el.classList.add("kc-stopped");
+      // A re-render must not fold a workflow the reader opened (or open one they folded).
+      const before = existing.el.querySelector("details.kc-workflow-box");
+      const after = el.querySelector("details.kc-workflow-box");
+      if (before && after) after.open = before.open;
       existing.el.replaceWith(el);
     } else {
       this.#els.start.hidden = true;
