@@ -17,6 +17,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.support.chatkit_client import ECHO, ChatFactory, ChatKitClient, user_input
+from tests.support.databases import fresh_database
 from tests.support.fake_model import FakeModelServer, text
 from tests.support.process import ADMIN_KEY, KithostProcess, free_port
 from tests.support.workflow_files import export_source, is_title_request, kithost_env, write
@@ -142,20 +143,33 @@ def test_public_and_off(database_url: str, start_kithost: Callable[..., KithostP
     assert "KITHOST_METRICS=off" in response.json()["error"]["message"]
 
 
+REDIS_URL = "redis://127.0.0.1:6379/11"
+
+
+def _serve_env(**settings: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("KITHOST_", "PROMETHEUS_"))}
+    env.update(KITHOST_API_KEYS=ADMIN_KEY, KITHOST_LOG_LEVEL="warning", **settings)
+    return env
+
+
 @pytest.fixture
-def two_workers(database_url: str, tmp_path: Path) -> Iterator[tuple[str, Path]]:
-    """``kithost serve --workers 2``: two processes on one port."""
+def two_workers(tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    """``kithost serve --workers 2``: two processes on one port (PostgreSQL and Redis, which
+    several processes need)."""
+    with fresh_database("postgresql", tmp_path / "db") as database_url:
+        yield from _two_workers(database_url, tmp_path)
+
+
+def _two_workers(database_url: str, tmp_path: Path) -> Iterator[tuple[str, Path]]:
     port = free_port()
     data_dir = tmp_path / "data"
     metrics_dir = data_dir / "metrics"
     metrics_dir.mkdir(parents=True)
     (metrics_dir / "counter_1.db").write_bytes(b"left by a previous run")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("KITHOST_", "PROMETHEUS_"))}
-    env.update(
+    env = _serve_env(
         KITHOST_DATABASE_URL=database_url,
-        KITHOST_API_KEYS=ADMIN_KEY,
+        KITHOST_REDIS_URL=REDIS_URL,
         KITHOST_DATA_DIR=str(data_dir),
-        KITHOST_LOG_LEVEL="warning",
         KITHOST_DRAIN_SECONDS="2",
     )
     command = [sys.executable, "-m", "kithost", "serve", "--port", str(port), "--workers", "2"]
@@ -189,6 +203,30 @@ def test_two_workers_are_summed(two_workers: tuple[str, Path]) -> None:
     for _ in range(8):  # whichever worker answers, the page is the sum of both
         found = samples(scrape(url))
         assert value(found, "kithost_sessions_created_total", workflow=ECHO) == created
+
+
+@pytest.mark.parametrize(
+    ("settings", "missing"),
+    [
+        ({"KITHOST_REDIS_URL": REDIS_URL}, "PostgreSQL"),  # the default SQLite database
+        ({"KITHOST_DATABASE_URL": "postgresql+asyncpg://postgres@127.0.0.1/test"}, "REDIS_URL"),
+        ({"KITHOST_WORKERS": "2"}, "REDIS_URL"),
+    ],
+)
+def test_several_workers_without_redis_or_postgresql_are_refused(
+    settings: dict[str, str], missing: str, tmp_path: Path
+) -> None:
+    command = [sys.executable, "-m", "kithost", "serve", "--port", str(free_port())]
+    if "KITHOST_WORKERS" not in settings:
+        command += ["--workers", "2"]
+    env = _serve_env(KITHOST_DATA_DIR=str(tmp_path / "data"), **settings)
+    done = subprocess.run(
+        command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 2, done.stderr
+    assert "2 worker processes need" in done.stderr
+    assert missing in done.stderr
+    assert not (tmp_path / "data").exists()  # refused before touching any database
 
 
 HELPER = "wf_metrics_helper"

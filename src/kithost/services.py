@@ -32,7 +32,7 @@ from kithost.store.api_keys import ApiKeyRepository
 from kithost.store.attachments import AttachmentRepository
 from kithost.store.blobs import LocalBlobStorage
 from kithost.store.chatkit_store import SqlChatKitStore
-from kithost.store.database import create_engine
+from kithost.store.database import PoolSizing, create_engine
 from kithost.store.migrate import upgrade
 from kithost.store.retention import RetentionRepository
 from kithost.store.runs import RunRepository
@@ -114,7 +114,10 @@ class Services:
 
 async def open_services(settings: Settings) -> Services:
     """Connect, migrate the schema to the latest revision, and wire every component."""
-    engine = create_engine(settings.resolved_database_url)
+    pool = PoolSizing(
+        settings.db_pool_size, settings.db_max_overflow, settings.db_pool_recycle_seconds
+    )
+    engine = create_engine(settings.resolved_database_url, pool)
     metrics.watch_pool(engine)
     await upgrade(engine)
     api_keys = ApiKeyRepository(engine)

@@ -61,12 +61,34 @@ class Settings(BaseSettings):
         default=None,
         description="SQLAlchemy URL; sqlite+aiosqlite:///var/kithost.db when unset.",
     )
+    db_pool_size: int = Field(
+        default=20,
+        ge=1,
+        description="PostgreSQL connections each process keeps open (SQLite: ignored).",
+    )
+    db_max_overflow: int = Field(
+        default=10,
+        ge=0,
+        description="Connections a process may open beyond the pool at peaks, closed when "
+        "returned; a process holds at most `db_pool_size` + this many.",
+    )
+    db_pool_recycle_seconds: int = Field(
+        default=1800,
+        ge=1,
+        description="A pooled connection older than this is replaced before use (connections "
+        "are not pinged before each use: a lost one answers 503 once and the pool is renewed).",
+    )
     api_keys: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
         description="Comma-separated admin API keys accepted besides those made by `kithost keys`.",
     )
     host: str = "127.0.0.1"
     port: int = 8000
+    workers: int | Literal["auto"] = Field(
+        default=1,
+        description="Server processes `kithost serve` starts on one port; `auto`: one per core. "
+        "More than one needs `KITHOST_REDIS_URL` (shared rate limits) and PostgreSQL.",
+    )
     redis_url: str | None = Field(
         default=None,
         description="Redis URL for state shared by several processes: rate limits, and runs' "

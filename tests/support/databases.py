@@ -21,7 +21,9 @@ POSTGRES_ADMIN_DSN = os.environ.get(
 )
 
 
-def _admin(statement: str) -> None:
+def admin_sql(statement: str) -> None:
+    """Run one statement on the PostgreSQL server as its administrator."""
+
     async def run() -> None:
         conn = await asyncpg.connect(POSTGRES_ADMIN_DSN)
         try:
@@ -39,9 +41,9 @@ def fresh_database(backend: str, workdir: Path) -> Iterator[str]:
         yield f"sqlite+aiosqlite:///{workdir / f'kithost-{secrets.token_hex(4)}.db'}"
         return
     name = f"kithost_test_{secrets.token_hex(6)}"
-    _admin(f'CREATE DATABASE "{name}"')
+    admin_sql(f'CREATE DATABASE "{name}"')
     host_part = POSTGRES_ADMIN_DSN.split("://", 1)[1].rsplit("/", 1)[0]
     try:
         yield f"postgresql+asyncpg://{host_part}/{name}"
     finally:
-        _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

@@ -1,5 +1,5 @@
-"""Pure ASGI middleware around the whole app: request ids, timing, the last-resort 500, and each
-request's metrics and structured log line.
+"""Pure ASGI middleware around the whole app: request ids, timing, the last-resort 500 (a 503
+for a lost database connection), and each request's metrics and structured log line.
 
 Pure ASGI rather than ``BaseHTTPMiddleware``, which buffers and breaks streaming responses. It
 sits outside every handler so that even an unexpected error answers with the OpenAI envelope and
@@ -20,8 +20,14 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from kithost.api.errors import INTERNAL_ERROR_MESSAGE, envelope
 from kithost.observability import metrics
 from kithost.observability.logging import log_fields
+from kithost.store.database import lost_connection
 
 log = logging.getLogger("kithost.api")
+
+LOST_DATABASE_MESSAGE = (
+    "The server lost its database connection while processing your request; it has opened "
+    "new ones. Please retry the request."
+)
 
 
 class RequestContextMiddleware:
@@ -61,17 +67,35 @@ class RequestContextMiddleware:
                 scope["path"],
                 request_id,
             )
-        except Exception:
-            log.exception(
-                "unhandled error on %s %s (request %s)", scope["method"], scope["path"], request_id
-            )
+        except Exception as error:
+            lost = lost_connection(error)
+            if lost:
+                log.warning(
+                    "database connection lost on %s %s (request %s); the pool is renewed",
+                    scope["method"],
+                    scope["path"],
+                    request_id,
+                )
+            else:
+                log.exception(
+                    "unhandled error on %s %s (request %s)",
+                    scope["method"],
+                    scope["path"],
+                    request_id,
+                )
             if response_started:
                 raise
-            body = json.dumps(envelope(INTERNAL_ERROR_MESSAGE, "server_error")).encode()
+            # A lost connection is the one failure a retry cures (the SDKs retry a 503).
+            message, code = (
+                (LOST_DATABASE_MESSAGE, "lost_database_connection")
+                if lost
+                else (INTERNAL_ERROR_MESSAGE, None)
+            )
+            body = json.dumps(envelope(message, "server_error", code=code)).encode()
             await send_with_id(
                 {
                     "type": "http.response.start",
-                    "status": 500,
+                    "status": 503 if lost else 500,
                     "headers": [
                         (b"content-type", b"application/json"),
                         (b"content-length", str(len(body)).encode()),

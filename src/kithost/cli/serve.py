@@ -39,7 +39,10 @@ def migrate() -> None:
 def serve(
     host: Annotated[str | None, typer.Option(help="Address to bind (KITHOST_HOST).")] = None,
     port: Annotated[int | None, typer.Option(help="Port to bind (KITHOST_PORT).")] = None,
-    workers: Annotated[int, typer.Option(help="Server processes sharing the port.")] = 1,
+    workers: Annotated[
+        str | None,
+        typer.Option(help="Server processes sharing the port, or `auto` (KITHOST_WORKERS)."),
+    ] = None,
 ) -> None:
     """Migrate, make a first admin key if none exists, and serve the API."""
     import uvicorn
@@ -50,6 +53,7 @@ def serve(
     settings = Settings()
     overrides = {k: v for k, v in {"host": host, "port": port}.items() if v is not None}
     settings = settings.model_copy(update=overrides)
+    processes = _process_count(settings, workers)
     first_key, workflow_id, model_line = run(_startup)
     bound_url = f"http://{_url_host(settings.host)}:{settings.port}"
     client_url = _client_url(settings)
@@ -62,7 +66,7 @@ def serve(
     log_format = resolve_format(settings.log_format)
     logging_config = log_config(log_format, settings.log_level)  # signed links redacted in it
     logging.config.dictConfig(logging_config)
-    if workers > 1:
+    if processes > 1:
         _share_metrics(settings.data_dir)
     # For `kithost workflows reload` (uvicorn serves in this process); removed on the way out.
     with pid_file(settings.data_dir):
@@ -71,7 +75,7 @@ def serve(
             factory=True,
             host=settings.host,
             port=settings.port,
-            workers=workers,
+            workers=processes,
             log_level=settings.log_level,
             proxy_headers=True,
             **{**uvicorn_options(settings), "log_config": logging_config},
@@ -79,6 +83,42 @@ def serve(
             # can still be connected; they reconnect elsewhere.
             timeout_graceful_shutdown=5,
         )
+
+
+def _process_count(settings: Settings, option: str | None) -> int:
+    """``--workers`` (else ``KITHOST_WORKERS``) as a number; ``auto`` is one per usable core.
+
+    Several processes are refused without Redis and PostgreSQL: each would keep its own rate
+    limits in memory (N times the limit a session was given), and SQLite serves one process.
+    """
+    from kithost.store.database import is_sqlite
+
+    wanted: int | str = option if option is not None else settings.workers
+    if wanted == "auto":
+        count = len(os.sched_getaffinity(0))
+    else:
+        try:
+            count = int(wanted)
+        except ValueError:
+            raise typer.BadParameter(
+                f"expected a number of processes or `auto`, not {wanted!r}", param_hint="--workers"
+            ) from None
+        if count < 1:
+            raise typer.BadParameter("at least 1 process", param_hint="--workers")
+    if count > 1:
+        missing = []
+        if not settings.redis_url:
+            missing.append("KITHOST_REDIS_URL (rate limits shared by the processes)")
+        if is_sqlite(settings.resolved_database_url):
+            missing.append("a PostgreSQL KITHOST_DATABASE_URL (SQLite serves one process)")
+        if missing:
+            typer.echo(
+                f"kithost: {count} worker processes need " + " and ".join(missing) + "; set "
+                "them, or run one process (--workers 1).",
+                err=True,
+            )
+            raise typer.Exit(2)
+    return count
 
 
 def _share_metrics(data_dir: Path) -> None:
