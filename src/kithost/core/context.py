@@ -37,7 +37,8 @@ class RequestContext:
     new_thread_id: str | None = None
     # This request's ownership checks (ConversationService gives each request its own); None:
     # nothing is trusted and every store call checks.
-    checked: Checked | None = None
+    # Not part of equality or the hash: a mutable record of this request's findings.
+    checked: Checked | None = field(default=None, compare=False)
 
     @property
     def user(self) -> str:
