@@ -31,7 +31,6 @@ from tests.support.workflow_files import (
     kithost_env,
     serving,
     wait_until,
-    workflow_requests,
     write,
 )
 
@@ -259,8 +258,7 @@ def test_reload_picks_up_a_new_file_without_restart(
         fake.push(text("Freshly loaded."))
         with Conversation(kithost.url, client_secret(admin, DROPPED)) as chat:
             assert chat.start("Hello").answer == "Freshly loaded."
-        [asked] = workflow_requests(fake.requests)
-        assert "Dropped in later." in asked.instructions
+        assert "Dropped in later." in fake.requests[0].instructions
     finally:
         new_file.unlink()
     # Removed from the folder, gone after the next reload.

@@ -104,7 +104,6 @@ class Services:
         await self.retention.close()
         await self.refusals.close()
         await self.runs.close()
-        await self.conversation.server.aclose()  # titles still being written (after the runs)
         await self.webhook_dispatcher.close()
         await self.retrieval.close()
         if self.vector_search is not None and self.vector_search.index is not None:

@@ -18,7 +18,6 @@ from typing import Any, Literal
 import httpx
 import openai
 
-from tests.support import fake_model
 from tests.support.fake_model import ModelRequest
 from tests.support.process import ADMIN_KEY, KithostProcess
 
@@ -141,7 +140,7 @@ def control_get(process: KithostProcess, path: str) -> Any:
 
 def is_title_request(request: ModelRequest) -> bool:
     """kithost's request for a thread title (not part of any workflow)."""
-    return fake_model.is_title_request(request)
+    return "title" in request.instructions.lower()
 
 
 def workflow_requests(requests: list[ModelRequest]) -> list[ModelRequest]:

@@ -7,10 +7,10 @@ from typing import Any
 
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
+from sqlalchemy import text
 
 from kithost.api.deps import AppServices
 from kithost.api.openapi import health_responses
-from kithost.store.health import ping
 
 router = APIRouter()
 
@@ -20,5 +20,6 @@ async def healthz(services: AppServices) -> Any:
     if services.runs.stopping:
         # Shutting down (SIGTERM): a load balancer should send new requests elsewhere.
         return JSONResponse({"status": "draining", "runs": services.runs.running}, status_code=503)
-    await ping(services.engine)
+    async with services.engine.connect() as conn:
+        await conn.execute(text("SELECT 1"))
     return {"status": "ok"}

@@ -1,8 +1,7 @@
 """kithost's ``ChatKitServer``: routes each turn to the session's workflow.
 
 Persistence, events and the protocol are the SDK's; what kithost adds is choosing the workflow,
-titling threads (while the first answer streams: titles.py), keeping partial answers safe when a
-stream is cancelled, and widget actions.
+titling threads, keeping partial answers safe when a stream is cancelled, and widget actions.
 """
 
 from __future__ import annotations
@@ -29,7 +28,7 @@ from chatkit.types import (
     is_streaming_req,
 )
 
-from kithost.conversation.titles import ThreadTitles
+from kithost.conversation.titles import fallback_title
 from kithost.core.context import RequestContext
 from kithost.core.errors import InvalidRequest, NotFound
 from kithost.core.stop_reason import INTERRUPTED_NOTICE, interrupted
@@ -64,7 +63,7 @@ class KithostChatKitServer(ChatKitServer[RequestContext]):
         self.agents = agents
         # Runs parked on an approval card (workflows/approvals.py), shared with the MCP tools.
         self.approvals = approvals if approvals is not None else Approvals()
-        self.titles = ThreadTitles(agents.title, store)
+        self._untitled_inputs: dict[str, str] = {}
 
     async def process_request(
         self, request: ChatKitReq, context: RequestContext
@@ -101,22 +100,18 @@ class KithostChatKitServer(ChatKitServer[RequestContext]):
         for event in await self.approvals.cancel_parked(thread.id, self.store, context):
             yield event
         runnable = self._runnable(context)
-        titling = self._needs_title(thread, input_user_message, context)
-        if titling:
-            # The title needs only this message: the model writes it while the answer streams.
-            self.titles.begin(thread.id, user_text(input_user_message), self._title_model(runnable))
+        if input_user_message is not None:
+            # Kept in case of Stop, so that a cancelled first exchange still titles the thread.
+            self._untitled_inputs[thread.id] = user_text(input_user_message)
         try:
             # A turn that asks for an approval ends its stream with the card; its run is parked.
             async for event in self.approvals.watch(thread.id, runnable.respond(turn)):
                 yield event
         except CustomStreamError:
-            self.titles.discard(thread.id)
-            raise
-        except GeneratorExit:  # closed unfinished, with no Stop to title the thread
-            self.titles.discard(thread.id)
+            self._untitled_inputs.pop(thread.id, None)
             raise
         except Exception as error:
-            self.titles.discard(thread.id)
+            self._untitled_inputs.pop(thread.id, None)
             failure = classify_failure(error)
             # One line, redacted, no traceback: tracebacks quote source lines and tool reprs.
             log.warning(
@@ -126,32 +121,30 @@ class KithostChatKitServer(ChatKitServer[RequestContext]):
                 failure.log_line,
             )
             raise CustomStreamError(failure.message, allow_retry=failure.allow_retry) from None
-        # On Stop, cancellation skips this: handle_stream_cancelled titles the thread instead.
-        if titling:
-            title = await self.titles.at_answer_end(thread.id, context)
-            if title and not thread.title:
-                thread.title = title  # the SDK saves it and emits thread.updated
+        # On Stop, cancellation skips this: handle_stream_cancelled takes the entry instead.
+        self._untitled_inputs.pop(thread.id, None)
+        await self._title(thread, input_user_message, context, runnable)
 
-    def _needs_title(
-        self, thread: ThreadMetadata, message: UserMessageItem | None, context: RequestContext
-    ) -> bool:
-        """The first exchange of a thread to title (an untitled thread's first user message)."""
-        return (
-            message is not None
-            and not thread.title
-            and context.session.configuration.titling_enabled
-            and not self.titles.pending(thread.id)
-        )
+    async def _title(
+        self,
+        thread: ThreadMetadata,
+        message: UserMessageItem | None,
+        context: RequestContext,
+        runnable: Workflow,
+    ) -> None:
+        """Title the thread after its first exchange; the SDK then emits ``thread.updated``.
 
-    def _title_model(self, runnable: Workflow) -> str | None:
-        """The model that writes titles for this workflow; None for the first-line title."""
-        if not self.agents.configured or not isinstance(runnable, ModelTitled):
-            return None
-        return runnable.title_model
-
-    async def aclose(self) -> None:
-        """At shutdown, after the runs: titles still being written end (see titles.py)."""
-        await self.titles.close()
+        The workflow's model writes it when there is one; otherwise the first line of the
+        message does.
+        """
+        if thread.title or message is None:
+            return
+        if not context.session.configuration.titling_enabled:
+            return
+        text = user_text(message)
+        model = runnable.title_model if isinstance(runnable, ModelTitled) else None
+        title = await self.agents.title(text, model) if model else None
+        thread.title = title or fallback_title(text)
 
     def action(
         self,
@@ -233,10 +226,9 @@ class KithostChatKitServer(ChatKitServer[RequestContext]):
             ]
         with anyio.CancelScope(shield=True):
             await super().handle_stream_cancelled(thread, pending_items, context)
-            # A stopped first exchange is still titled: the model's title if already written.
-            title = self.titles.at_stop(thread.id)
-            if title and not thread.title:
-                thread.title = title
+            text = self._untitled_inputs.pop(thread.id, None)
+            if text and not thread.title and context.session.configuration.titling_enabled:
+                thread.title = fallback_title(text)
                 await self.store.save_thread(thread, context)
 
     async def add_feedback(

@@ -26,7 +26,7 @@ from kithost.conversation import requests
 from kithost.conversation.server import KithostChatKitServer
 from kithost.conversation.uploads import Uploads
 from kithost.core import ids
-from kithost.core.context import Checked, RequestContext
+from kithost.core.context import RequestContext
 from kithost.core.errors import InvalidRequest, NotFound
 from kithost.core.limits import too_many
 from kithost.store.chatkit_store import SqlChatKitStore
@@ -57,9 +57,6 @@ class ConversationService:
         self, request: ChatKitReq, context: RequestContext
     ) -> StreamingTurn | NonStreamingResult:
         """``handle`` for a request already parsed (server-side turns build theirs)."""
-        # This request's ownership checks: the pre-check fills them, the store trusts them for
-        # the rest of the request (its run included) instead of reading the thread again.
-        context = replace(context, checked=Checked())
         await self._precheck(request, context)
         thread_id = requests.thread_id_of(request)
         if isinstance(request, ThreadsCreateReq):

@@ -20,7 +20,6 @@ from chatkit.types import (
 from pydantic import AnyUrl
 
 from kithost.core import ids
-from kithost.core.attachments import AttachmentRecord
 from kithost.core.blobs import BlobStorage, TooLarge
 from kithost.core.context import RequestContext
 from kithost.core.errors import Conflict, InvalidRequest, NotFound, Unauthenticated
@@ -28,7 +27,7 @@ from kithost.core.sessions import ChatSession
 from kithost.core.signing import FileLinks
 from kithost.core.uploads import IMAGE_MIME_TYPES, UploadPolicy, too_large, too_many
 from kithost.observability import metrics
-from kithost.store.attachments import AttachmentRepository
+from kithost.store.attachments import AttachmentRecord, AttachmentRepository
 from kithost.store.chatkit_store import SqlChatKitStore
 from kithost.store.sessions import SessionRepository
 
@@ -173,10 +172,9 @@ class Uploads(AttachmentStore[RequestContext]):
 
     async def check_usable(self, attachment_ids: list[str], context: RequestContext) -> None:
         """Before a message is accepted: each attachment is the user's and has its bytes."""
-        owned = await self._store.owned_attachments(attachment_ids, context)
         for attachment_id in attachment_ids:
-            record = owned.get(attachment_id)
-            if record is None:
+            record = await self._attachments.get(attachment_id)
+            if record is None or record.user != context.user:
                 raise NotFound(
                     f"No attachment found with id '{attachment_id}'.", param="attachments"
                 )

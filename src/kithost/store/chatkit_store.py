@@ -1,17 +1,12 @@
 """ChatKit's ``Store`` on kithost's tables, scoped to the session's user.
 
 Every method checks ownership: a thread, item or attachment that belongs to another user is
-reported as missing (``NotFoundError``), exactly like one that does not exist. Within one
-request the check is made once: what was found to be the caller's is kept in the context's
-``Checked`` (the pre-check fills it), and later reads trust it. Writes to a thread or an
-attachment check its owner inside their own statements, trusted or not, so a thread deleted
-during a run fails the run's next write as it always did, and is never written back.
+reported as missing (``NotFoundError``), exactly like one that does not exist.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -30,13 +25,12 @@ from chatkit.types import (
 from pydantic import TypeAdapter
 
 from kithost.core import ids
-from kithost.core.attachments import AttachmentRecord
 from kithost.core.blobs import BlobStorage
 from kithost.core.context import RequestContext
 from kithost.core.pagination import ListParams, Order
 from kithost.core.threads import ItemRecord, ThreadRecord
-from kithost.store.attachments import AttachmentRepository
-from kithost.store.threads import ThreadNotFound, ThreadRepository
+from kithost.store.attachments import AttachmentRecord, AttachmentRepository
+from kithost.store.threads import ThreadRepository
 
 _ITEM = TypeAdapter[ThreadItem](ThreadItem)
 _ATTACHMENT = TypeAdapter[Attachment](Attachment)
@@ -71,46 +65,34 @@ class SqlChatKitStore(Store[RequestContext]):
     # threads
 
     async def owned_thread(self, thread_id: str, context: RequestContext) -> ThreadRecord:
-        """The caller's thread (NotFoundError otherwise): checked once per request."""
-        known = _known_thread(thread_id, context)
-        if known is not None:
-            return known
-        if _gone(thread_id, context):
-            raise NotFoundError(f"Thread {thread_id} not found")
         record = await self._threads.get_thread(thread_id)
         if record is None or record.user != context.user:
             raise NotFoundError(f"Thread {thread_id} not found")
-        _remember_thread(record, context)
         return record
 
     async def load_thread(self, thread_id: str, context: RequestContext) -> ThreadMetadata:
         return _thread_metadata(await self.owned_thread(thread_id, context))
 
     async def save_thread(self, thread: ThreadMetadata, context: RequestContext) -> None:
-        known = _known_thread(thread.id, context)
-        if _gone(thread.id, context):
+        existing = await self._threads.get_thread(thread.id)
+        if existing is not None and existing.user != context.user:
             raise NotFoundError(f"Thread {thread.id} not found")
         status = thread.status
-        record = ThreadRecord(
-            id=thread.id,
-            user=context.user,
-            created_at=thread.created_at.timestamp(),
-            title=thread.title,
-            status=status.type,
-            status_reason=None if isinstance(status, ActiveStatus) else status.reason,
-            # Kept from the row when it exists (the UPDATE leaves them alone).
-            session_id=known.session_id if known else context.session.id,
-            workflow_id=known.workflow_id if known else context.session.workflow.id,
-            metadata=thread.metadata,
-            allowed_image_domains=thread.allowed_image_domains,
+        await self._threads.save_thread(
+            ThreadRecord(
+                id=thread.id,
+                user=context.user,
+                created_at=thread.created_at.timestamp(),
+                title=thread.title,
+                status=status.type,
+                status_reason=None if isinstance(status, ActiveStatus) else status.reason,
+                session_id=existing.session_id if existing else context.session.id,
+                workflow_id=existing.workflow_id if existing else context.session.workflow.id,
+                metadata=thread.metadata,
+                allowed_image_domains=thread.allowed_image_domains,
+            ),
+            new=existing is None,
         )
-        try:
-            created = await self._threads.save_owned_thread(record, exists=known is not None)
-        except ThreadNotFound:
-            _forget_thread(thread.id, context)
-            raise NotFoundError(f"Thread {thread.id} not found") from None
-        if created or known is not None:
-            _remember_thread(record, context)
 
     async def load_threads(
         self, limit: int, after: str | None, order: str, context: RequestContext
@@ -145,7 +127,6 @@ class SqlChatKitStore(Store[RequestContext]):
 
     async def delete_thread(self, thread_id: str, context: RequestContext) -> None:
         await self.owned_thread(thread_id, context)
-        _forget_thread(thread_id, context)
         for key in await self._threads.delete_thread(thread_id) or []:
             await self._blobs.delete(key)
 
@@ -172,20 +153,13 @@ class SqlChatKitStore(Store[RequestContext]):
     async def add_thread_item(
         self, thread_id: str, item: ThreadItem, context: RequestContext
     ) -> None:
-        # Idempotent: the SDK adds a continued workflow item a second time. The owner is
-        # checked by the write itself (no read first, trusted or not).
-        try:
-            await self._threads.add_item(item_record(thread_id, item), owner=context.user)
-        except ThreadNotFound:
-            _forget_thread(thread_id, context)
-            raise NotFoundError(f"Thread {thread_id} not found") from None
+        # Idempotent: the SDK adds a continued workflow item a second time.
+        await self.owned_thread(thread_id, context)
+        await self._threads.add_item(item_record(thread_id, item))
 
     async def save_item(self, thread_id: str, item: ThreadItem, context: RequestContext) -> None:
-        try:
-            await self._threads.save_item(item_record(thread_id, item), owner=context.user)
-        except ThreadNotFound:
-            _forget_thread(thread_id, context)
-            raise NotFoundError(f"Thread {thread_id} not found") from None
+        await self.owned_thread(thread_id, context)
+        await self._threads.save_item(item_record(thread_id, item))
 
     async def load_item(self, thread_id: str, item_id: str, context: RequestContext) -> ThreadItem:
         await self.owned_thread(thread_id, context)
@@ -211,51 +185,22 @@ class SqlChatKitStore(Store[RequestContext]):
     async def owned_attachment(
         self, attachment_id: str, context: RequestContext
     ) -> AttachmentRecord:
-        """The caller's attachment (NotFoundError otherwise): checked once per request."""
-        record = (await self.owned_attachments([attachment_id], context)).get(attachment_id)
-        if record is None:
+        record = await self._attachments.get(attachment_id)
+        if record is None or record.user != context.user:
             raise NotFoundError(f"Attachment {attachment_id} not found")
         return record
 
-    async def owned_attachments(
-        self, attachment_ids: list[str], context: RequestContext
-    ) -> dict[str, AttachmentRecord]:
-        """Those of ``attachment_ids`` that are the caller's, by id, read in one query: the one
-        place attachment ownership is decided (the pre-check, the SDK's loads and ``Uploads``
-        come here), and once per request."""
-        checked = context.checked
-        known = checked.attachments if checked is not None else {}
-        unknown = [a for a in dict.fromkeys(attachment_ids) if a not in known]
-        found = await self._attachments.get_many(unknown) if unknown else {}
-        owned = {a: r for a, r in found.items() if r.user == context.user}
-        if checked is not None:
-            checked.attachments.update(owned)
-        return {a: known.get(a) or owned[a] for a in attachment_ids if a in known or a in owned}
-
     async def save_attachment(self, attachment: Attachment, context: RequestContext) -> None:
         data = attachment.model_dump(mode="json")
-        checked = context.checked
-        existing = checked.attachments.get(attachment.id) if checked is not None else None
-        if existing is None:
-            existing = await self._attachments.get(attachment.id)
+        existing = await self._attachments.get(attachment.id)
         if existing is not None:
             if existing.user != context.user:
                 raise NotFoundError(f"Attachment {attachment.id} not found")
             # An upsert (chatkit >= 1.6.0): the new metadata replaces the old; once bound to a
-            # thread, the attachment stays bound. The statement checks the owner, and that a
-            # thread it is newly bound to is the caller's and still exists.
+            # thread, the attachment stays bound.
             thread_id = attachment.thread_id or existing.thread_id
             data["thread_id"] = thread_id
-            if not await self._attachments.update_metadata(
-                attachment.id, attachment.name, data, attachment.thread_id, owner=context.user
-            ):
-                if checked is not None:
-                    checked.attachments.pop(attachment.id, None)
-                raise NotFoundError(f"Attachment {attachment.id} not found")
-            if checked is not None:
-                checked.attachments[attachment.id] = replace(
-                    existing, name=attachment.name, data=data, thread_id=thread_id
-                )
+            await self._attachments.update_metadata(attachment.id, attachment.name, data, thread_id)
             return
         await self._attachments.save(
             AttachmentRecord(
@@ -275,8 +220,6 @@ class SqlChatKitStore(Store[RequestContext]):
 
     async def delete_attachment(self, attachment_id: str, context: RequestContext) -> None:
         await self.owned_attachment(attachment_id, context)
-        if context.checked is not None:
-            context.checked.attachments.pop(attachment_id, None)
         await self._attachments.delete(attachment_id)
 
     # conversions
@@ -293,29 +236,6 @@ class SqlChatKitStore(Store[RequestContext]):
             url = self._preview_url(str(attachment.preview_url), context.public_url)
             return ImageAttachment.model_validate({**attachment.model_dump(), "preview_url": url})
         return attachment
-
-
-def _known_thread(thread_id: str, context: RequestContext) -> ThreadRecord | None:
-    """The thread as this request last found or saved it, if it did."""
-    checked = context.checked
-    known = checked.threads.get(thread_id) if checked is not None else None
-    return known if known is not None and known.user == context.user else None
-
-
-def _remember_thread(record: ThreadRecord, context: RequestContext) -> None:
-    if context.checked is not None:
-        context.checked.threads[record.id] = record
-
-
-def _forget_thread(thread_id: str, context: RequestContext) -> None:
-    """The thread is gone (or never was the caller's): this request never trusts it again."""
-    if context.checked is not None:
-        context.checked.threads.pop(thread_id, None)
-        context.checked.gone_threads.add(thread_id)
-
-
-def _gone(thread_id: str, context: RequestContext) -> bool:
-    return context.checked is not None and thread_id in context.checked.gone_threads
 
 
 def _order(order: str) -> Order:

@@ -24,11 +24,6 @@ from kithost.store.upsert import insert_once, upsert
 from kithost.store.webhook_outbox import enqueue
 
 IN_LIST_SIZE = 500  # ids per IN (…) list
-MUTABLE = ("title", "status", "status_reason", "allowed_image_domains", "metadata")
-
-
-class ThreadNotFound(LookupError):
-    """No thread with this id belongs to the given owner (it may not exist at all)."""
 
 
 class ThreadRepository:
@@ -48,31 +43,27 @@ class ThreadRepository:
         ``new``: the caller is creating it; the ``thread.created`` webhook deliveries are
         written with it (once, should the same thread be saved as new twice).
         """
-        values = _thread_values(thread)
+        now = time.time()
+        values = {
+            "id": thread.id,
+            "user_id": thread.user,
+            "session_id": thread.session_id,
+            "workflow_id": thread.workflow_id,
+            "title": thread.title,
+            "status": thread.status,
+            "status_reason": thread.status_reason,
+            "allowed_image_domains": thread.allowed_image_domains,
+            "metadata": thread.metadata,
+            "created_at": thread.created_at,
+            "updated_at": now,
+        }
+        mutable = ("title", "status", "status_reason", "allowed_image_domains", "metadata")
         async with self._engine.begin() as conn:
-            if new and await _create(conn, thread, values):
+            if new and await insert_once(conn, threads, values, key=["id"]):
+                created = thread_created(thread.to_extended_wire(), now)
+                await enqueue(conn, [created])
                 return
-            await upsert(conn, threads, values, key=["id"], update=(*MUTABLE, "updated_at"))
-
-    async def save_owned_thread(self, thread: ThreadRecord, *, exists: bool = False) -> bool:
-        """Create the thread as ``thread.user``'s, or update its title, status and metadata
-        if it is theirs; True if created. ``exists``: the caller knows it does, skip the insert.
-
-        Raises ThreadNotFound when the id is another user's, or (``exists``) no longer exists:
-        the owner is checked by the UPDATE itself, so a deleted thread is never re-created.
-        """
-        values = _thread_values(thread)
-        async with self._engine.begin() as conn:
-            if not exists and await _create(conn, thread, values):
-                return True
-            result = await conn.execute(
-                update(threads)
-                .where(threads.c.id == thread.id, threads.c.user_id == thread.user)
-                .values({name: values[name] for name in (*MUTABLE, "updated_at")})
-            )
-            if not result.rowcount:
-                raise ThreadNotFound(thread.id)
-            return False
+            await upsert(conn, threads, values, key=["id"], update=(*mutable, "updated_at"))
 
     async def list_threads(
         self, params: ListParams, user: str | None = None, workflow_id: str | None = None
@@ -130,29 +121,21 @@ class ThreadRepository:
             ).first()
         return _item(row) if row else None
 
-    async def add_item(self, item: ItemRecord, *, owner: str | None = None) -> bool:
-        """Insert an item unless one with its id exists (the SDK re-adds items); True if new.
-
-        ``owner``: only into a thread of that user's (else ThreadNotFound, nothing written).
-        """
+    async def add_item(self, item: ItemRecord) -> bool:
+        """Insert an item unless one with its id exists (the SDK re-adds items); True if new."""
         async with self._engine.begin() as conn:
-            if owner is not None:
-                await _touch(conn, item.thread_id, owner)
             inserted = await insert_once(conn, thread_items, _item_values(item), key=["id"])
-            if inserted and owner is None:
+            if inserted:
                 await _touch(conn, item.thread_id)
         return inserted
 
-    async def save_item(self, item: ItemRecord, *, owner: str | None = None) -> None:
+    async def save_item(self, item: ItemRecord) -> None:
         """Insert or replace an item's content, keeping its place in the thread.
 
         Only an item of ``item.thread_id`` is replaced: ids are unique across threads, and an
-        item of another thread (perhaps another user's) with this id is left alone. ``owner``:
-        only in a thread of that user's (else ThreadNotFound, nothing written).
+        item of another thread (perhaps another user's) with this id is left alone.
         """
         async with self._engine.begin() as conn:
-            if owner is not None:
-                await _touch(conn, item.thread_id, owner)
             await upsert(
                 conn,
                 thread_items,
@@ -161,8 +144,7 @@ class ThreadRepository:
                 update=("data", "type"),
                 guard=("thread_id",),
             )
-            if owner is None:
-                await _touch(conn, item.thread_id)
+            await _touch(conn, item.thread_id)
 
     async def record_feedback(self, thread_id: str, item_ids: list[str], kind: str) -> None:
         """Keep the latest verdict per item; ids not in this thread are ignored."""
@@ -212,40 +194,10 @@ class ThreadRepository:
             )
 
 
-async def _touch(conn: Any, thread_id: str, owner: str | None = None) -> None:
-    """Mark the thread active now. With ``owner``, the statement is the ownership check too
-    (ThreadNotFound if it is not that user's), and its row lock orders this write before a
-    concurrent deletion of the thread."""
-    statement = update(threads).where(threads.c.id == thread_id)
-    if owner is not None:
-        statement = statement.where(threads.c.user_id == owner)
-    result = await conn.execute(statement.values(updated_at=time.time()))
-    if owner is not None and not result.rowcount:
-        raise ThreadNotFound(thread_id)
-
-
-async def _create(conn: Any, thread: ThreadRecord, values: dict[str, Any]) -> bool:
-    """Insert the thread with its ``thread.created`` webhook deliveries; False if it exists."""
-    if not await insert_once(conn, threads, values, key=["id"]):
-        return False
-    await enqueue(conn, [thread_created(thread.to_extended_wire(), values["updated_at"])])
-    return True
-
-
-def _thread_values(thread: ThreadRecord) -> dict[str, Any]:
-    return {
-        "id": thread.id,
-        "user_id": thread.user,
-        "session_id": thread.session_id,
-        "workflow_id": thread.workflow_id,
-        "title": thread.title,
-        "status": thread.status,
-        "status_reason": thread.status_reason,
-        "allowed_image_domains": thread.allowed_image_domains,
-        "metadata": thread.metadata,
-        "created_at": thread.created_at,
-        "updated_at": time.time(),
-    }
+async def _touch(conn: Any, thread_id: str) -> None:
+    await conn.execute(
+        update(threads).where(threads.c.id == thread_id).values(updated_at=time.time())
+    )
 
 
 def _item_values(item: ItemRecord) -> dict[str, Any]:

@@ -16,12 +16,15 @@ from kithost.workflows.hosted import HostedTools
 from kithost.workflows.model_metrics import record_title_usage
 from kithost.workflows.providers import KithostModelProvider, ProviderConfig
 from kithost.workflows.runtime import TurnRuntime
-from kithost.workflows.title_prompt import TITLE_INSTRUCTIONS
 
 log = logging.getLogger("kithost.workflows")
 
 RecordSpans = Callable[[list[SpanRecord]], Awaitable[None]]
 
+TITLE_INSTRUCTIONS = (
+    "Write a title of at most six words for a conversation that starts with the user's "
+    "message below. Answer with the title only: no quotes, no final period."
+)
 MAX_TITLE_CHARS = 80
 
 

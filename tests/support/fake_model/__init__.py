@@ -7,13 +7,11 @@ and not), answers from a per-test script, and records every request body::
     with FakeModelServer() as fake:
         fake.push(text("Hello there"), tool_call("lookup", {"id": 7}), structured({"a": 1}))
         fake.when(lambda r: "Classify" in r.instructions, structured({"category": "billing"}))
-        fake.set_title(text("Billing question"))  # kithost's title requests, apart from the queue
         ...  # run kithost / an agent against fake.base_url
         assert fake.requests[-1].transcript[-1] == ("user", "hi")
 
-Unscripted requests get the default reply (an echo of the last user message); kithost's
-title requests get the first six words of the message unless ``set_title`` says otherwise.
-For benchmarks, ``python -m tests.support.fake_model --port N --token-interval-ms 20`` (or
+Unscripted requests get the default reply (an echo of the last user message). For benchmarks,
+``python -m tests.support.fake_model --port N --token-interval-ms 20`` (or
 :class:`FakeModelProcess`) runs it as a separate process.
 """
 
@@ -33,20 +31,12 @@ from tests.support.fake_model.replies import (
     tool_call,
     tool_calls,
 )
-from tests.support.fake_model.script import (
-    Responder,
-    Rule,
-    Script,
-    default_title,
-    is_title_request,
-)
+from tests.support.fake_model.script import Responder, Rule, Script
 from tests.support.fake_model.server import FakeModelProcess, FakeModelServer
-from tests.support.fake_model.waiting import Gate
 
 __all__ = [
     "FakeModelProcess",
     "FakeModelServer",
-    "Gate",
     "HttpError",
     "ModelRequest",
     "Reply",
@@ -54,13 +44,11 @@ __all__ = [
     "Rule",
     "Script",
     "ToolCall",
-    "default_title",
     "delayed",
     "echo",
     "endless",
     "error",
     "hang",
-    "is_title_request",
     "malformed",
     "stream_error",
     "structured",

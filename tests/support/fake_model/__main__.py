@@ -3,8 +3,7 @@
 Every model request gets the same paced reply (``--tokens`` tokens, one per
 ``--token-interval-ms``; ``--tokens 0`` streams until the client leaves). A request for
 structured output (an agent with an ``output_type``, such as an export's classifier) gets
-``--structured JSON`` instead, when given: plain tokens would not parse. kithost's title
-requests get a three-token title at the same pace. SIGTERM stops it.
+``--structured JSON`` instead, when given: plain tokens would not parse. SIGTERM stops it.
 """
 
 from __future__ import annotations
@@ -56,9 +55,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             chosen = text(fixed)
         return chosen.paced(first_token_delay, token_interval)
 
-    title = text(("A ", "short ", "title")).paced(first_token_delay, token_interval)
-    script = Script(reply, title=title)
-    app = FakeModelApp(script, args.model or ["gpt-fake"], validate=not args.no_validate)
+    app = FakeModelApp(Script(reply), args.model or ["gpt-fake"], validate=not args.no_validate)
     uvicorn_server(app, host=args.host, port=args.port, log_level="warning").run()
 
 

@@ -199,8 +199,6 @@ class FakeModelApp:
 
             group.start_soon(watch_client)
             group.start_soon(watch_closing)
-            if reply.gate is not None:
-                await reply.gate.passed()
             if reply.http_error is not None:
                 failure = reply.http_error
                 await asyncio.sleep(reply.first_token_delay)

@@ -12,8 +12,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
-from tests.support.fake_model.waiting import Gate
-
 Ending = Literal["finish", "hang", "repeat", "truncate", "garbage", "abort", "error_event"]
 """How a reply ends after its last token.
 
@@ -88,8 +86,6 @@ class Reply:
     """Seconds between tokens; non-streaming replies wait the sum before answering."""
     error_message: str = "The fake model failed mid-stream."
     """Message of the ``error_event`` ending."""
-    gate: Gate | None = None
-    """When set, nothing is answered (not even an error) until the gate opens."""
 
     @property
     def text(self) -> str:
@@ -112,10 +108,6 @@ class Reply:
             else first_token_delay,
             token_interval=self.token_interval if token_interval is None else token_interval,
         )
-
-    def held(self, gate: Gate) -> Reply:
-        """A copy that answers only once ``gate`` is open, e.g. a title slower than the answer."""
-        return replace(self, gate=gate)
 
 
 def _deltas(content: str | Sequence[str]) -> tuple[str, ...]:

@@ -1,5 +1,4 @@
-"""Which reply each request gets (rules, then the title responder for kithost's title requests,
-then the queue, then the default) and the record.
+"""Which reply each request gets (rules, then the queue, then the default) and the record.
 
 Shared between the test thread (scripting, assertions) and the server thread (answering),
 hence the lock.
@@ -11,9 +10,8 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from kithost.workflows.title_prompt import TITLE_INSTRUCTIONS
 from tests.support.fake_model.recorded import ModelRequest, echo
-from tests.support.fake_model.replies import Reply, text
+from tests.support.fake_model.replies import Reply
 from tests.support.fake_model.waiting import Signal
 
 Responder = Reply | Callable[[ModelRequest], Reply]
@@ -33,32 +31,16 @@ class Rule:
         return (self.times is None or self.hits < self.times) and self.predicate(request)
 
 
-def is_title_request(request: ModelRequest) -> bool:
-    """kithost's request for a thread title (recognised by its instructions)."""
-    return request.instructions.strip() == TITLE_INSTRUCTIONS
-
-
-def default_title(request: ModelRequest) -> Reply:
-    """The fake's title for a conversation: the first six words of its first message."""
-    return text(" ".join(request.last_user_text.split()[:6]) or "Untitled")
-
-
 def _resolve(responder: Responder, request: ModelRequest) -> Reply:
     return responder if isinstance(responder, Reply) else responder(request)
 
 
 class Script:
-    """Rules first (one turn may call several agents, each recognisable by its request), then
-    the title responder for title requests, then queued replies in order, then ``default``.
+    """Rules first (one turn may call several agents, each recognisable by its request),
+    then queued replies in order, then ``default``."""
 
-    kithost asks for a thread's title while the first answer streams, so a title request
-    races the answer's: it never takes a queued reply, which are the workflow's.
-    """
-
-    def __init__(self, default: Responder = echo, title: Responder = default_title) -> None:
+    def __init__(self, default: Responder = echo) -> None:
         self.default = default
-        self._default_title = title
-        self._title: Responder = title
         self._changed = Signal()
         self._queue: deque[Responder] = deque()
         self._rules: list[Rule] = []
@@ -83,12 +65,6 @@ class Script:
             self._rules.append(rule)
         return rule
 
-    def set_title(self, responder: Responder) -> None:
-        """How title requests are answered from now on, e.g. ``text("Opening hours")``, a
-        failure (``error(400)``), or a title slower than the answer (``….held(gate)``)."""
-        with self._changed.lock:
-            self._title = responder
-
     def record(self, request: ModelRequest) -> None:
         with self._changed.lock:
             self._requests.append(request)
@@ -101,8 +77,6 @@ class Script:
             if rule is not None:
                 rule.hits += 1
                 responder = rule.reply
-            elif is_title_request(request):
-                responder = self._title
             elif self._queue:
                 responder = self._queue.popleft()
             else:
@@ -134,10 +108,8 @@ class Script:
             return len(self._queue)
 
     def reset(self) -> None:
-        """Forget queued replies, rules, the scripted title and recorded requests (between
-        tests)."""
+        """Forget queued replies, rules and recorded requests (between tests)."""
         with self._changed.lock:
-            self._title = self._default_title
             self._queue.clear()
             self._rules.clear()
             self._requests.clear()

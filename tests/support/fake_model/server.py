@@ -130,9 +130,6 @@ class FakeModelServer:
     ) -> Rule:
         return self.script.when(predicate, reply, times=times)
 
-    def set_title(self, responder: Responder) -> None:
-        self.script.set_title(responder)
-
     @property
     def requests(self) -> list[ModelRequest]:
         return self.script.requests

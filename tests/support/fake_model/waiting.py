@@ -43,11 +43,6 @@ class Signal:
         except TimeoutError:
             raise TimeoutError(f"{what} after {timeout}s") from None
 
-    async def wait_async(self, predicate: Callable[[], bool]) -> None:
-        """Wait, without a bound, until ``predicate()`` holds (cancel the waiting task to stop)."""
-        while not await self._changed_since(predicate):
-            pass
-
     async def _changed_since(self, predicate: Callable[[], bool]) -> bool:
         """True if ``predicate()`` holds now; else False after the next :meth:`notify`."""
         with self.lock:
@@ -62,27 +57,3 @@ class Signal:
                 if waiter in self._waiters:
                     self._waiters.remove(waiter)
         return False
-
-
-class Gate:
-    """Holds the replies given to it (``text("…").held(gate)``) until the test opens it: a slow
-    provider whose answer arrives exactly when the test says, with no timing involved."""
-
-    def __init__(self) -> None:
-        self._signal = Signal()
-        self._open = False
-
-    def open(self) -> None:
-        """Let every reply held here go on (from the test thread or inside a responder)."""
-        with self._signal.lock:
-            self._open = True
-        self._signal.notify()
-
-    @property
-    def is_open(self) -> bool:
-        with self._signal.lock:
-            return self._open
-
-    async def passed(self) -> None:
-        """Wait (in the fake's event loop) until the gate is open."""
-        await self._signal.wait_async(lambda: self._open)
