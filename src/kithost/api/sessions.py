@@ -10,6 +10,7 @@ from kithost.api import openapi_schemas as wire
 from kithost.api.deps import AdminKey, AppServices, json_body
 from kithost.api.listing import ListQuery
 from kithost.api.openapi import json_request, ok
+from kithost.api.wire_json import WireJSON
 from kithost.core.limits import check_id
 from kithost.core.sessions import SessionStatus
 from kithost.core.validation import check_text
@@ -25,7 +26,7 @@ router = APIRouter(prefix="/v1/chatkit/sessions", dependencies=[AdminKey])
 )
 async def create_session(services: AppServices, body: Annotated[Any, Depends(json_body)]) -> Any:
     session, secret = await services.sessions.create(body)
-    return session.to_wire(client_secret=secret)
+    return WireJSON(session.to_wire(client_secret=secret))
 
 
 @router.post(
@@ -35,7 +36,7 @@ async def create_session(services: AppServices, body: Annotated[Any, Depends(jso
 )
 async def cancel_session(session_id: str, services: AppServices) -> Any:
     session = await services.sessions.cancel(session_id)
-    return session.to_wire()
+    return WireJSON(session.to_wire())
 
 
 @router.get(
@@ -46,7 +47,7 @@ async def cancel_session(session_id: str, services: AppServices) -> Any:
 async def retrieve_session(session_id: str, services: AppServices) -> Any:
     """Extension: the session as stored; its secret is never shown again after creation."""
     session = await services.sessions.get(session_id)
-    return session.to_wire()
+    return WireJSON(session.to_wire())
 
 
 @router.get("", operation_id="beta.chatkit.sessions.list", responses=ok(wire.ChatSessionList))
@@ -61,4 +62,4 @@ async def list_sessions(
     check_text(user, "user")
     check_id(workflow_id, "workflow_id")
     page = await services.sessions.list(params, user=user, status=status, workflow_id=workflow_id)
-    return page.to_wire(lambda session: session.to_wire())
+    return WireJSON(page.to_wire(lambda session: session.to_wire()))

@@ -10,6 +10,7 @@ from kithost.api import openapi_schemas as wire
 from kithost.api.deps import AdminKey, AppServices, public_base_url
 from kithost.api.listing import ListQuery
 from kithost.api.openapi import ok
+from kithost.api.wire_json import WireJSON
 from kithost.core.limits import check_id
 from kithost.core.traces import traces_to_wire
 from kithost.core.validation import check_text
@@ -27,7 +28,7 @@ async def list_threads(
     check_text(user, "user")
     check_id(workflow_id, "workflow_id")
     page = await services.threads.list(params, user=user, workflow_id=workflow_id)
-    return page.to_wire(lambda thread: thread.to_wire())
+    return WireJSON(page.to_wire(lambda thread: thread.to_wire()))
 
 
 @router.get(
@@ -37,7 +38,7 @@ async def list_threads(
 )
 async def retrieve_thread(thread_id: str, services: AppServices) -> Any:
     thread = await services.threads.get(thread_id)
-    return thread.to_wire()
+    return WireJSON(thread.to_wire())
 
 
 @router.delete(
@@ -75,4 +76,4 @@ async def list_thread_items(
     def refresh(url: str | None) -> str | None:
         return services.file_links.refresh(url, public_url)
 
-    return page.to_wire(lambda item: item.with_fresh_links(refresh).to_wire())
+    return WireJSON(page.to_wire(lambda item: item.with_fresh_links(refresh).to_wire()))

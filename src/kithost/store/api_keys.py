@@ -7,11 +7,17 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Row, func, insert, select, update
+from sqlalchemy import Row, bindparam, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from kithost.core.secrets import hash_secret, key_hint, new_api_key
+from kithost.store.database import single_statements
 from kithost.store.tables import api_keys
+
+# Every control-plane request with a stored key runs it: built once.
+_ACTIVE_BY_HASH = select(api_keys).where(
+    api_keys.c.key_hash == bindparam("key_hash"), api_keys.c.revoked_at.is_(None)
+)
 
 
 @dataclass(frozen=True)
@@ -30,6 +36,7 @@ class ApiKeyRecord:
 class ApiKeyRepository:
     def __init__(self, engine: AsyncEngine):
         self._engine = engine
+        self._single = single_statements(engine)
 
     async def create(self, name: str) -> tuple[ApiKeyRecord, str]:
         """Make a key; the plain key is returned once and never stored."""
@@ -69,14 +76,8 @@ class ApiKeyRepository:
         return result.rowcount > 0
 
     async def find_active(self, key_hash: str) -> ApiKeyRecord | None:
-        async with self._engine.connect() as conn:
-            row = (
-                await conn.execute(
-                    select(api_keys).where(
-                        api_keys.c.key_hash == key_hash, api_keys.c.revoked_at.is_(None)
-                    )
-                )
-            ).first()
+        async with self._single.connect() as conn:
+            row = (await conn.execute(_ACTIVE_BY_HASH, {"key_hash": key_hash})).first()
         return _record(row) if row else None
 
     async def count_active(self) -> int:

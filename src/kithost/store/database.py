@@ -46,6 +46,19 @@ def create_engine(url: str, pool: PoolSizing = PoolSizing()) -> AsyncEngine:
     )
 
 
+def single_statements(engine: AsyncEngine) -> AsyncEngine:
+    """``engine`` for work that is one statement: on PostgreSQL each statement commits by itself.
+
+    SQLAlchemy wraps every use of a connection in BEGIN … COMMIT (or ROLLBACK after a read):
+    three round trips for a one-statement read or write, which is atomic on its own. This view
+    of the same pool skips them. SQLite keeps the engine as is: there, switching a connection's
+    mode is a hop to aiosqlite's thread, dearer than what it saves.
+    """
+    if engine.dialect.name == "sqlite":
+        return engine
+    return engine.execution_options(isolation_level="AUTOCOMMIT")
+
+
 def lost_connection(error: BaseException) -> bool:
     """Whether ``error`` is the database connection going away (server restart, network)."""
     return isinstance(error, DBAPIError) and error.connection_invalidated

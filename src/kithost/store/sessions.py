@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from sqlalchemy import Row, insert, select, update
+from sqlalchemy import Row, bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from kithost.core.pagination import ListParams, Page
@@ -15,43 +15,48 @@ from kithost.core.sessions import (
     SessionStatus,
     SessionWorkflow,
 )
+from kithost.store.database import single_statements
 from kithost.store.pagination import paginate
 from kithost.store.tables import sessions
+
+# Built once: a statement made per request costs more CPU than its round trip to PostgreSQL.
+_INSERT = insert(sessions)
+_BY_ID = select(sessions).where(sessions.c.id == bindparam("session_id"))
+_BY_SECRET_HASH = select(sessions).where(sessions.c.secret_hash == bindparam("secret_hash"))
 
 
 class SessionRepository:
     def __init__(self, engine: AsyncEngine):
         self._engine = engine
+        self._single = single_statements(engine)
 
     async def insert(self, session: ChatSession, secret_hash: str) -> None:
-        async with self._engine.begin() as conn:
-            await conn.execute(
-                insert(sessions).values(
-                    id=session.id,
-                    secret_hash=secret_hash,
-                    user_id=session.user,
-                    workflow_id=session.workflow.id,
-                    workflow_version=session.workflow.version,
-                    state_variables=session.workflow.state_variables,
-                    tracing_enabled=session.workflow.tracing_enabled,
-                    configuration=session.configuration.to_wire(),
-                    max_requests_per_1_minute=session.max_requests_per_1_minute,
-                    created_at=session.created_at,
-                    expires_at=session.expires_at,
-                )
-            )
+        row = {
+            "id": session.id,
+            "secret_hash": secret_hash,
+            "user_id": session.user,
+            "workflow_id": session.workflow.id,
+            "workflow_version": session.workflow.version,
+            "state_variables": session.workflow.state_variables,
+            "tracing_enabled": session.workflow.tracing_enabled,
+            "configuration": session.configuration.to_wire(),
+            "max_requests_per_1_minute": session.max_requests_per_1_minute,
+            "created_at": session.created_at,
+            "expires_at": session.expires_at,
+        }
+        async with self._single.begin() as conn:
+            await conn.execute(_INSERT, row)
 
     async def get(self, session_id: str) -> ChatSession | None:
-        async with self._engine.connect() as conn:
-            row = (await conn.execute(select(sessions).where(sessions.c.id == session_id))).first()
+        async with self._single.connect() as conn:
+            row = (await conn.execute(_BY_ID, {"session_id": session_id})).first()
         return _session(row) if row else None
 
     async def get_by_secret_hash(self, secret_hash: str) -> tuple[ChatSession, str] | None:
         """Return the session holding this secret digest, with the stored digest to compare."""
-        async with self._engine.connect() as conn:
-            row = (
-                await conn.execute(select(sessions).where(sessions.c.secret_hash == secret_hash))
-            ).first()
+        async with self._single.connect() as conn:
+            result = await conn.execute(_BY_SECRET_HASH, {"secret_hash": secret_hash})
+            row = result.first()
         return (_session(row), row.secret_hash) if row else None
 
     async def cancel(self, session_id: str) -> ChatSession | None:
@@ -70,7 +75,7 @@ class SessionRepository:
 
         A single conditional UPDATE, so the bound holds with several server processes.
         """
-        async with self._engine.begin() as conn:
+        async with self._single.begin() as conn:
             result = await conn.execute(
                 update(sessions)
                 .where(sessions.c.id == session_id, sessions.c.upload_count < max_files)
